@@ -1,0 +1,108 @@
+"""The application factory: settings in, a ready FastAPI app out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from techtribe import __version__
+from techtribe.auth.router import router as auth_router
+from techtribe.auth.throttle import LoginThrottle
+from techtribe.config import Settings, get_settings
+from techtribe.db import create_engine, create_sessionmaker
+from techtribe.docs import mount_docs
+from techtribe.errors import install_error_handlers
+from techtribe.middleware import BodySizeLimit, UnhandledErrors
+from techtribe.notifications.delivery import ConsoleTransport, OutboxDeliverer
+from techtribe.openapi import install_openapi
+from techtribe.ops import instrument
+from techtribe.ops import router as ops_router
+from techtribe.security import warm_up
+from techtribe.users.router import router as users_router
+
+log = logging.getLogger("techtribe")
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Programming courses, one-to-one advisory sessions (asesorías) and a community poems corner.
+
+Sign in with **Authorize** (OAuth2 password flow: your e-mail as *username*). Errors are
+RFC 9457 problem details with a stable `code`; the token endpoint answers RFC 6749 errors.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await warm_up(settings.bcrypt_rounds)
+        if settings.email_transport != "console":
+            log.warning(
+                "EMAIL_TRANSPORT=%s is not available in this release: e-mails go to the console",
+                settings.email_transport,
+            )
+        deliverer_task = asyncio.create_task(app.state.outbox.run(), name="outbox-deliverer")
+        try:
+            yield
+        finally:
+            deliverer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deliverer_task
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="TechTribe",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    engine = create_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+    app.state.login_throttle = LoginThrottle(settings, app.state.redis)
+    app.state.outbox = OutboxDeliverer(
+        app.state.sessionmaker,
+        ConsoleTransport(),
+        poll_seconds=settings.outbox_poll_seconds,
+        lock_rows=not settings.is_sqlite,
+    )
+
+    install_error_handlers(app)
+    # Added innermost first: UnhandledErrors sits inside the request-id middleware.
+    app.add_middleware(UnhandledErrors)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "Location"],
+        )
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
+    api.include_router(users_router)
+    app.include_router(api)
+    app.include_router(ops_router)
+    instrument(app)
+    mount_docs(app)
+    install_openapi(app)
+    return app

@@ -1,0 +1,79 @@
+"""Dependencies that authenticate the caller and check what they may do."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from techtribe.auth.service import AuthContext, authenticate
+from techtribe.config import Settings
+from techtribe.db import SessionDep
+from techtribe.errors import Forbidden, Unauthorized
+from techtribe.users.models import Role, User
+
+# auto_error=False: a missing token becomes our own 401 problem, not FastAPI's.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def current_auth(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> AuthContext:
+    if not token:
+        raise Unauthorized("Sign in and send the access token as `Authorization: Bearer <token>`.")
+    return await authenticate(session, settings, token)
+
+
+AuthDep = Annotated[AuthContext, Depends(current_auth)]
+
+
+async def current_user(ctx: AuthDep) -> User:
+    return ctx.user
+
+
+async def current_user_fresh(ctx: AuthDep) -> User:
+    if not ctx.fresh:
+        raise Unauthorized(
+            "This action needs a fresh login: sign in with your password again.",
+            code="fresh_token_required",
+        )
+    return ctx.user
+
+
+def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
+    """The caller's role as stored now (not as the token says) must be one of `roles`."""
+
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in roles:
+            raise Forbidden(f"Only {' or '.join(roles)} accounts may do this.")
+        return user
+
+    return check
+
+
+async def optional_auth(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> AuthContext | None:
+    """For public endpoints that show more to a signed-in caller."""
+    return await authenticate(session, settings, token) if token else None
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+FreshUser = Annotated[User, Depends(current_user_fresh)]
+OptionalAuth = Annotated[AuthContext | None, Depends(optional_auth)]
+Admin = Annotated[User, Depends(require_role(Role.admin))]
+Instructor = Annotated[User, Depends(require_role(Role.instructor, Role.admin))]

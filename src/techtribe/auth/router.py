@@ -1,0 +1,122 @@
+"""`/auth`: register, the OAuth2 token endpoint, logout, e-mail verification, password reset."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from techtribe.auth import service
+from techtribe.auth.dependencies import AuthDep, SettingsDep
+from techtribe.auth.schemas import (
+    Accepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RegisterRequest,
+    TokenErrorResponse,
+    TokenResponse,
+    VerifyEmailRequest,
+)
+from techtribe.db import SessionDep
+from techtribe.errors import NO_STORE, OAuthError
+from techtribe.users.schemas import UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+API_USERS_ME = "/api/v1/users/me"
+
+FormField = Annotated[str | None, Form()]
+
+_TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": TokenErrorResponse,
+        "description": "RFC 6749 error: invalid_grant, invalid_request...",
+    },
+    429: {
+        "model": TokenErrorResponse,
+        "description": "Too many failed attempts (see Retry-After).",
+    },
+}
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+async def register(
+    body: RegisterRequest, response: Response, session: SessionDep, settings: SettingsDep
+) -> Any:
+    """Create a `student` account and mail a link to confirm the address."""
+    user = await service.register(
+        session, settings, email=body.email, password=body.password, full_name=body.full_name
+    )
+    response.headers["Location"] = f"{API_USERS_ME}"
+    return user
+
+
+@router.post("/token", response_model=TokenResponse, responses=_TOKEN_ERRORS)
+async def token(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    grant_type: FormField = None,
+    username: FormField = None,
+    password: FormField = None,
+    refresh_token: FormField = None,
+    scope: FormField = None,
+) -> JSONResponse:
+    """OAuth2 token endpoint (form-encoded): the `password` and `refresh_token` grants.
+
+    Fields are optional here so a missing one is RFC 6749's `400 invalid_request`, not a 422.
+    """
+    if not grant_type:
+        raise OAuthError("invalid_request", "The grant_type parameter is required.")
+    if grant_type == "password":
+        if not username or not password:
+            raise OAuthError("invalid_request", "username and password are required.")
+        address = request.client.host if request.client else "unknown"
+        pair = await service.login_with_password(
+            session,
+            settings,
+            request.app.state.login_throttle,
+            email=username,
+            password=password,
+            address=address,
+        )
+    elif grant_type == "refresh_token":
+        if not refresh_token:
+            raise OAuthError("invalid_request", "The refresh_token parameter is required.")
+        pair = await service.refresh(session, settings, refresh_token)
+    else:
+        raise OAuthError("unsupported_grant_type", "Use grant_type=password or refresh_token.")
+    return JSONResponse(pair.model_dump(), headers=NO_STORE)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(ctx: AuthDep, session: SessionDep) -> Response:
+    """Revoke this access token and every token of its login, on every server instance."""
+    await service.revoke_sessions(session, ctx.user.id, reason="logout", only_id=ctx.session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/verify-email", status_code=status.HTTP_204_NO_CONTENT)
+async def verify_email(body: VerifyEmailRequest, session: SessionDep) -> Response:
+    await service.verify_email(session, body.token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def password_reset(
+    body: PasswordResetRequest, session: SessionDep, settings: SettingsDep
+) -> Accepted:
+    """Mail a reset link; the answer is the same whether or not the account exists."""
+    await service.request_password_reset(session, settings, body.email)
+    return Accepted(detail="If an account uses this e-mail, a reset link is on its way.")
+
+
+@router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def password_reset_confirm(
+    body: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Set a new password with the mailed token; every session of the account is revoked."""
+    await service.confirm_password_reset(
+        session, settings, token=body.token, new_password=body.new_password
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,153 @@
+"""`techtribe`: serve, migrate, create-admin, seed, worker."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+
+from techtribe import migrations
+from techtribe.config import get_settings
+from techtribe.db import create_engine, create_sessionmaker
+from techtribe.logs import logging_config, setup_logging
+from techtribe.security import hash_password
+from techtribe.users.models import Role, User
+from techtribe.users.schemas import Email, Password
+
+app = typer.Typer(help="TechTribe: courses, advisories and poems.", no_args_is_help=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (alembic upgrade head) to DATABASE_URL."""
+    settings = get_settings()
+    migrations.upgrade(settings.database_url)
+    typer.echo("database is at the latest migration")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option(help="Add the demo data before serving.")] = False,
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+) -> None:
+    """Apply migrations, then serve the API with uvicorn."""
+    settings = get_settings()
+    setup_logging(settings)
+    if migrate_first:
+        migrations.upgrade(settings.database_url)
+    if demo:
+        seed(force=False)
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+    base = f"http://{shown_host}:{port}"
+    typer.echo(f"TechTribe on {base}  (API docs: {base}/docs)")
+    uvicorn.run(
+        "techtribe.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        # A dict, not None: uvicorn applies it in each worker process as well.
+        log_config=logging_config(settings),
+    )
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The admin's e-mail.")],
+    password: Annotated[str, typer.Option(help="8-72 bytes, a letter and a digit.")],
+    full_name: Annotated[str, typer.Option(help="Name for a new account.")] = "Administrator",
+) -> None:
+    """Create an admin, or promote, re-activate and set the password of an existing account."""
+    try:
+        email = TypeAdapter(Email).validate_python(email)
+        password = TypeAdapter(Password).validate_python(password)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"]) from None
+    settings = get_settings()
+    migrations.upgrade(settings.database_url)
+
+    async def run() -> str:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                password_hash = await hash_password(password, settings.bcrypt_rounds)
+                user = await session.scalar(select(User).where(User.email == email))
+                if user is None:
+                    session.add(
+                        User(
+                            email=email,
+                            full_name=full_name,
+                            role=Role.admin,
+                            password_hash=password_hash,
+                            email_verified=True,
+                        )
+                    )
+                    return "created"
+                user.role, user.is_active, user.password_hash = Role.admin, True, password_hash
+                return "updated"
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"admin {email} {asyncio.run(run())}")
+
+
+@app.command()
+def seed(
+    force: Annotated[bool, typer.Option(help="Seed even when ENVIRONMENT=production.")] = False,
+) -> None:
+    """Add the demo data; running it twice adds nothing twice."""
+    from techtribe.seed import ADMIN_PASSWORD, INSTRUCTOR_PASSWORD, STUDENT_PASSWORD
+    from techtribe.seed import seed as run_seed
+
+    settings = get_settings()
+    if settings.environment == "production" and not force:
+        raise typer.BadParameter("refusing to add demo accounts in production (use --force)")
+    migrations.upgrade(settings.database_url)
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        try:
+            return await run_seed(create_sessionmaker(engine), settings)
+        finally:
+            await engine.dispose()
+
+    added = asyncio.run(run())
+    typer.echo(f"demo data: {added} members added")
+    typer.echo(
+        "demo logins: admin@techtribe.dev / "
+        f"{ADMIN_PASSWORD}, ana.torres@techtribe.dev / {INSTRUCTOR_PASSWORD}, "
+        f"student@techtribe.dev / {STUDENT_PASSWORD}"
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Deliver the outbox from a separate process (Redis job queue: a later release)."""
+    from techtribe.notifications.delivery import ConsoleTransport, OutboxDeliverer
+
+    settings = get_settings()
+    setup_logging(settings)
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        deliverer = OutboxDeliverer(
+            create_sessionmaker(engine),
+            ConsoleTransport(),
+            poll_seconds=settings.outbox_poll_seconds,
+            lock_rows=not settings.is_sqlite,
+        )
+        try:
+            await deliverer.run()
+        finally:
+            await engine.dispose()
+
+    typer.echo("worker: delivering the outbox (Ctrl+C to stop)")
+    asyncio.run(run())

@@ -1,0 +1,116 @@
+"""Settings: one place, read from the environment and `.env`, with documented defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Good enough for a laptop, refused in production (see `Settings._refuse_dev_secret`).
+DEV_JWT_SECRET = "dev-insecure-change-me-0123456789abcdef"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; the defaults run the embedded mode (SQLite, no Redis)."""
+
+    # env_ignore_empty: `JWT_SECRET=` in a .env means "not set", never an empty key.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
+
+    environment: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./techtribe.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    database_echo: bool = False
+    redis_url: str | None = None
+    redis_key_prefix: str = "techtribe"
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: int = Field(default=30, ge=1)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    email_verify_token_hours: int = Field(default=48, ge=1)
+    password_reset_token_minutes: int = Field(default=60, ge=1)
+
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=100, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+
+    payment_gateway: Literal["sandbox", "http"] = "sandbox"
+
+    email_transport: Literal["console", "smtp", "mailgun"] = "console"
+    email_from: str = "TechTribe <no-reply@techtribe.dev>"
+    public_base_url: str = "http://localhost:8000"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    mailgun_api_key: SecretStr | None = None
+    mailgun_domain: str | None = None
+    mailgun_base_url: str = "https://api.mailgun.net"
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Comma-separated origins allowed to call the API from a browser (empty: same origin only).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Operators paste plain URLs from their provider; map them to the async drivers.
+        for plain, driver in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite:///", "sqlite+aiosqlite:///"),
+        ):
+            if value.startswith(plain):
+                return driver + value[len(plain) :]
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError(
+                "DATABASE_URL must be postgresql+asyncpg://... or sqlite+aiosqlite:///..."
+            )
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret(self) -> Settings:
+        secret = self.jwt_secret.get_secret_value()
+        if len(secret) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters long")
+        if self.environment == "production" and secret == DEV_JWT_SECRET:
+            raise ValueError(
+                "ENVIRONMENT=production needs JWT_SECRET set to a random value of 32+ characters "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.environment == "production"
+        return self.log_format == "json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests pass their own `Settings` to `create_app`)."""
+    return Settings()

@@ -1,0 +1,181 @@
+"""Errors as types, mapped once: domain errors -> RFC 9457 problems, token errors -> RFC 6749."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class DomainError(Exception):
+    """A failure a client can cause; subclasses fix `status` and `code`."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str | None = None
+    detail_text: str | None = None
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.detail = detail or self.detail_text or HTTPStatus(self.status).phrase
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+        # Extra members of the problem body (e.g. `errors` for validation failures).
+        self.extra: dict[str, Any] = {}
+        super().__init__(self.detail)
+
+
+class NotFound(DomainError):
+    status, code, detail_text = 404, "not_found", "The resource does not exist."
+
+
+class Forbidden(DomainError):
+    status, code, detail_text = 403, "forbidden", "You are not allowed to do this."
+
+
+class Conflict(DomainError):
+    status, code = 409, "conflict"
+
+
+class InvalidToken400(DomainError):
+    status, code, detail_text = (
+        400,
+        "invalid_token",
+        "The token is invalid, expired or already used.",
+    )
+
+
+class Unauthorized(DomainError):
+    """401 with the RFC 6750 challenge; `code` says which of the token problems it was."""
+
+    status = 401
+    code = "not_authenticated"
+    detail_text = "Authentication required."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        challenge = "Bearer"
+        if self.code != "not_authenticated":
+            # RFC 6750 section 3: error="invalid_token" for any token that can't be used.
+            challenge = f'Bearer error="invalid_token", error_description="{self.detail}"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class OAuthError(Exception):
+    """An RFC 6749 section 5.2 error of the token endpoint."""
+
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+        self.headers = headers or {}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """An RFC 9457 problem details response."""
+    body: dict[str, Any] = {
+        "type": f"https://techtribe.dev/problems/{code.replace('_', '-')}",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def oauth_error(
+    error: str, description: str, status: int = 400, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem(
+        exc.status, exc.code, exc.detail, title=exc.title, headers=exc.headers, **exc.extra
+    )
+
+
+def _oauth_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OAuthError)
+    return oauth_error(exc.error, exc.description, exc.status, exc.headers)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "The resource does not exist."
+    return problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Built by hand: FastAPI's default echoes the input back, passwords and card numbers too.
+    errors = [
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": err.get("msg", "invalid value"),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
+    return problem(
+        422,
+        "validation_error",
+        "The request is not valid; see `errors`.",
+        title="Validation failed",
+        errors=errors,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(OAuthError, _oauth_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,102 @@
+"""Pure ASGI middleware: body size limit and the last-resort 500 problem."""
+
+from __future__ import annotations
+
+import logging
+
+from asgi_correlation_id import correlation_id
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from techtribe.errors import problem
+
+log = logging.getLogger("techtribe.errors")
+
+
+class UnhandledErrors:
+    """Any exception a route lets through: logged with the request id, answered as a 500 problem.
+
+    Inside the request-id middleware, so the answer carries `X-Request-ID` too. The
+    request's database session has already rolled back on its way out.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            request_id = correlation_id.get() or "-"
+            # The id goes in the message itself: a worker process may run without our log filter.
+            log.exception(
+                "unhandled error in %s %s (request id %s)",
+                scope.get("method"),
+                scope.get("path"),
+                request_id,
+            )
+            if started:
+                raise
+            response = problem(
+                500,
+                "internal_error",
+                f"Something went wrong on our side. Quote request id {request_id} to report it.",
+                request_id=request_id,
+            )
+            await response(scope, receive, send)
+
+
+class PayloadTooLarge(HTTPException):
+    """An HTTPException, so FastAPI's body parsing lets it through to the 413 handler."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body is over {max_bytes} bytes.")
+
+
+class BodySizeLimit:
+    """Refuse request bodies over `max_bytes` with `413 payload_too_large`, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise PayloadTooLarge(self.max_bytes)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except PayloadTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, "payload_too_large", f"The request body is over {self.max_bytes} bytes."
+        )
+        await response(scope, receive, send)

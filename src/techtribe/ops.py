@@ -1,0 +1,66 @@
+"""Operations endpoints: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy import text
+
+from techtribe.errors import problem
+
+router = APIRouter(tags=["operations"])
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. Touches no dependency."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "A dependency does not answer."}})
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: the database (and Redis, when configured) answer."""
+    checks: dict[str, str] = {"database": await _check_database(request.app)}
+    redis = request.app.state.redis
+    if redis is not None:
+        checks["redis"] = await _check(redis.ping())
+    if all(value == "ok" for value in checks.values()):
+        return JSONResponse({"status": "ok", "checks": checks})
+    return problem(503, "not_ready", "A dependency does not answer; see `checks`.", checks=checks)
+
+
+async def _check_database(app: FastAPI) -> str:
+    async def ping() -> None:
+        async with app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    return await _check(ping())
+
+
+async def _check(awaitable: Any) -> str:
+    try:
+        await asyncio.wait_for(awaitable, timeout=READY_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure means "not ready"; the type says which
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def instrument(app: FastAPI) -> None:
+    """Request counts and latency by route template, served at `/metrics`."""
+    # One registry per app: with the process-wide default, every app built after the first
+    # in a process (tests, embedding) silently records nothing (duplicate metric names).
+    registry = CollectorRegistry()
+    for collector in (ProcessCollector, PlatformCollector, GCCollector):
+        collector(registry=registry)
+    Instrumentator(
+        excluded_handlers=["/metrics", "/healthz", "/readyz"],
+        should_group_status_codes=False,
+        registry=registry,
+    ).instrument(app).expose(app, endpoint="/metrics", include_in_schema=False)

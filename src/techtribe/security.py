@@ -1,0 +1,103 @@
+"""Password hashing and JWT encode/decode, nothing else (so either can be swapped in one place)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import warnings
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from anyio import to_thread
+
+with warnings.catch_warnings():
+    # passlib 1.7.4 imports the stdlib `crypt` module, deprecated since Python 3.11.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from passlib.context import CryptContext
+
+from jose import ExpiredSignatureError, JWTError, jwt
+
+
+@lru_cache
+def _context(rounds: int) -> CryptContext:
+    return CryptContext(schemes=["bcrypt"], bcrypt__rounds=rounds)
+
+
+@lru_cache
+def _dummy_hash(rounds: int) -> str:
+    # Unknown e-mails are checked against this, so they cost what a wrong password costs.
+    return _context(rounds).hash(secrets.token_urlsafe(16))
+
+
+async def warm_up(rounds: int) -> None:
+    """Make the dummy hash at start-up, so the first unknown-e-mail login isn't slower."""
+    await to_thread.run_sync(_dummy_hash, rounds)
+
+
+async def hash_password(password: str, rounds: int) -> str:
+    """bcrypt, off the event loop: the C code releases the GIL, so other requests go on."""
+    return await to_thread.run_sync(_context(rounds).hash, password)
+
+
+async def verify_password(password: str, password_hash: str | None, rounds: int) -> bool:
+    """Constant-work check: a missing hash still costs one bcrypt verify."""
+
+    def _verify() -> bool:
+        # Over 72 bytes it was never accepted as a password: bcrypt would compare only a
+        # prefix (and passlib raises past 4096 bytes). Same work, never a match.
+        if password_hash is None or len(password.encode()) > 72:
+            _context(rounds).verify("not-a-password", _dummy_hash(rounds))
+            return False
+        return bool(_context(rounds).verify(password, password_hash))
+
+    return await to_thread.run_sync(_verify)
+
+
+def new_opaque_token() -> str:
+    """A random token for e-mail links; only its hash is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenError(Exception):
+    """A JWT that can't be used; `expired` tells the two cases apart for the 401 code."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+def encode_jwt(claims: dict[str, Any], *, secret: str, algorithm: str) -> str:
+    payload = {
+        key: int(value.timestamp()) if isinstance(value, datetime) else value
+        for key, value in claims.items()
+    }
+    return str(jwt.encode(payload, secret, algorithm=algorithm))
+
+
+def decode_jwt(token: str, *, secret: str, algorithm: str) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[algorithm],
+            options={
+                "require_exp": True,
+                "require_iat": True,
+                "require_sub": True,
+                "require_jti": True,
+            },
+        )
+    except ExpiredSignatureError as exc:
+        raise TokenError("The token has expired.", expired=True) from exc
+    except JWTError as exc:
+        raise TokenError("The token is malformed or its signature is wrong.") from exc
+    return claims
+
+
+def expires_at(now: datetime, *, minutes: int = 0, days: int = 0) -> datetime:
+    return now + timedelta(minutes=minutes, days=days)

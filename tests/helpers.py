@@ -1,0 +1,138 @@
+"""Factories for tests: members made through the API, looked at in the database."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from techtribe.notifications.models import OutboxMessage
+from techtribe.users.models import User
+
+API = "/api/v1"
+PASSWORD = "correct-horse-1"
+
+
+def unique_email(prefix: str = "member") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(
+    client: httpx.AsyncClient,
+    *,
+    email: str | None = None,
+    password: str = PASSWORD,
+    full_name: str = "Test Member",
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{API}/auth/register",
+        json={"email": email or unique_email(), "password": password, "full_name": full_name},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def token_request(client: httpx.AsyncClient, **form: str) -> httpx.Response:
+    return await client.post(f"{API}/auth/token", data=form)
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await token_request(client, grant_type="password", username=email, password=password)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await token_request(client, grant_type="refresh_token", refresh_token=refresh_token)
+
+
+@dataclass
+class Member:
+    id: str
+    email: str
+    password: str
+    access: str
+    refresh: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access)
+
+
+async def set_role(db: AsyncSession, user_id: str, role: str) -> None:
+    await db.execute(update(User).where(User.id == uuid.UUID(user_id)).values(role=role))
+    await db.commit()
+
+
+async def member(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    *,
+    role: str = "student",
+    full_name: str = "Test Member",
+    password: str = PASSWORD,
+) -> Member:
+    """A registered, signed-in member with `role` (set in the database: no API grants it)."""
+    user = await register(client, password=password, full_name=full_name)
+    if role != "student":
+        await set_role(db, user["id"], role)
+    tokens = await login(client, user["email"], password)
+    return Member(
+        user["id"], user["email"], password, tokens["access_token"], tokens["refresh_token"]
+    )
+
+
+async def outbox_for(db: AsyncSession, recipient: str, kind: str) -> list[OutboxMessage]:
+    """Messages queued for `recipient`, oldest first (tests read mailed tokens from here)."""
+    db.expire_all()
+    rows = await db.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.recipient == recipient, OutboxMessage.kind == kind)
+        .order_by(OutboxMessage.created_at)
+    )
+    return list(rows)
+
+
+async def mailed_token(db: AsyncSession, recipient: str, kind: str) -> str:
+    messages = await outbox_for(db, recipient, kind)
+    assert messages, f"no {kind} message for {recipient}"
+    return str(messages[-1].payload["token"])
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["code"] == code, body
+    assert {"type", "title", "detail"} <= body.keys()
+    return body
+
+
+def assert_oauth_error(response: httpx.Response, error: str, status: int = 400) -> dict[str, Any]:
+    """An RFC 6749 section 5.2 error of the token endpoint: its own format, never cached."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert "no-store" in response.headers.get("cache-control", "")
+    body: dict[str, Any] = response.json()
+    assert body["error"] == error, body
+    assert isinstance(body["error_description"], str)
+    return body
+
+
+def assert_unauthorized(response: httpx.Response, code: str) -> dict[str, Any]:
+    """A 401 problem with this code and the RFC 6750 `WWW-Authenticate: Bearer` challenge."""
+    body = assert_problem(response, 401, code)
+    assert response.headers.get("www-authenticate", "").startswith("Bearer"), response.headers
+    return body
