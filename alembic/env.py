@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from techtribe.config import get_settings
+from techtribe.migrations import include_object
 from techtribe.models import Base
 
 config = context.config
@@ -46,6 +47,7 @@ def do_run_migrations(connection: Connection) -> None:
         # SQLite can't ALTER most things: batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

@@ -13,9 +13,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from techtribe import __version__
+from techtribe.advisories.router import router as advisories_router
 from techtribe.auth.router import router as auth_router
 from techtribe.auth.throttle import LoginThrottle
 from techtribe.config import Settings, get_settings
+from techtribe.courses.router import router as courses_router
 from techtribe.db import create_engine, create_sessionmaker
 from techtribe.docs import mount_docs
 from techtribe.errors import install_error_handlers
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth_router)
     api.include_router(users_router)
+    api.include_router(courses_router)
+    api.include_router(advisories_router)
     app.include_router(api)
     app.include_router(ops_router)
     instrument(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 # A source checkout keeps alembic/ two levels above this package; the container keeps it
 # in the working directory.
 _CANDIDATES = (Path.cwd(), Path(__file__).resolve().parents[2])
+
+
+# Expression indexes: Alembic can't match them with what the database reflects, so
+# autogenerate would drop and re-add them on every run. Their migrations are hand-written,
+# and tests check that they exist.
+EXPRESSION_INDEXES = frozenset({"ix_courses_search"})
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+    """Autogenerate's filter: everything but the expression indexes."""
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
 
 
 def alembic_config(database_url: str | None = None) -> Config:

@@ -1,8 +1,24 @@
 """Every table, imported in one place so `Base.metadata` is complete (Alembic, tests)."""
 
+from techtribe.advisories.models import AdvisorySlot, Booking
 from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken
+from techtribe.courses.models import Course, Enrollment, Lesson, Review, Tag
 from techtribe.db import Base
 from techtribe.notifications.models import OutboxMessage
 from techtribe.users.models import User
 
-__all__ = ["AuthSession", "Base", "OneTimeToken", "OutboxMessage", "RefreshToken", "User"]
+__all__ = [
+    "AdvisorySlot",
+    "AuthSession",
+    "Base",
+    "Booking",
+    "Course",
+    "Enrollment",
+    "Lesson",
+    "OneTimeToken",
+    "OutboxMessage",
+    "RefreshToken",
+    "Review",
+    "Tag",
+    "User",
+]

@@ -148,7 +148,7 @@ def _checked(key: Key, value: Any) -> Any:
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[Any],
+    stmt: Select[*tuple[Any, ...]],
     ordering: Ordering,
     *,
     limit: int,

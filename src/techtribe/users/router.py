@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Response, status
 
 from techtribe.auth import service as auth_service
 from techtribe.auth.dependencies import Admin, AuthDep, CurrentUser, FreshUser, SettingsDep
+from techtribe.courses import service as courses_service
+from techtribe.courses.schemas import CourseRead
 from techtribe.db import SessionDep
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.users import service
@@ -96,5 +98,9 @@ async def update_user(
 
 @router.get("/instructors/{user_id}", response_model=InstructorProfile, tags=["instructors"])
 async def instructor_profile(user_id: uuid.UUID, session: SessionDep) -> Any:
-    """An instructor's public profile (no e-mail address)."""
-    return await service.get_instructor(session, user_id)
+    """An instructor's public profile (no e-mail address) and their published courses."""
+    instructor = await service.get_instructor(session, user_id)
+    courses = await courses_service.courses_of_instructor(session, instructor.id)
+    return InstructorProfile.model_validate(instructor).model_copy(
+        update={"courses": [CourseRead.model_validate(course) for course in courses]}
+    )

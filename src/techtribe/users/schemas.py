@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from techtribe.courses.schemas import CourseRead
 from techtribe.users.models import Role
 
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -85,6 +86,9 @@ class InstructorProfile(BaseModel):
     bio: str | None
     specialization: str | None
     created_at: datetime
+    courses: list[CourseRead] = Field(
+        default_factory=list, description="Their published courses, newest first."
+    )
 
 
 class PasswordChange(BaseModel):

@@ -1,0 +1,66 @@
+"""`/advisories`: instructors' bookable one-to-one sessions (asesorías)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime
+
+from techtribe.advisories import service
+from techtribe.advisories.schemas import SlotCreate, SlotRead
+from techtribe.auth.dependencies import Instructor
+from techtribe.db import SessionDep
+from techtribe.pagination import CursorQuery, LimitQuery, Page
+
+router = APIRouter(prefix="/advisories", tags=["advisories"])
+
+
+@router.get("", response_model=Page[SlotRead])
+async def list_slots(
+    session: SessionDep,
+    instructor_id: uuid.UUID | None = None,
+    starts_from: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Start at or after (inclusive).")
+    ] = None,
+    starts_to: Annotated[
+        AwareDatetime | None, Query(alias="to", description="Start at or before (inclusive).")
+    ] = None,
+    available: Annotated[bool, Query(description="Only future slots with seats left.")] = False,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Any:
+    """Live (not cancelled) slots by start time, with the seats left in each."""
+    items, next_cursor = await service.list_slots(
+        session,
+        instructor_id=instructor_id,
+        starts_from=starts_from,
+        starts_to=starts_to,
+        available=available,
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SlotRead)
+async def create_slot(
+    body: SlotCreate, user: Instructor, session: SessionDep, response: Response
+) -> Any:
+    """A new slot of the caller's; it may not overlap another of theirs (`409 slot_overlap`)."""
+    slot = await service.create_slot(session, instructor=user, data=body)
+    response.headers["Location"] = f"/api/v1/advisories/{slot.id}"
+    return slot
+
+
+@router.get("/{slot_id}", response_model=SlotRead)
+async def read_slot(slot_id: uuid.UUID, session: SessionDep) -> Any:
+    return await service.get_slot(session, slot_id)
+
+
+@router.delete("/{slot_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def cancel_slot(slot_id: uuid.UUID, user: Instructor, session: SessionDep) -> Response:
+    """Cancel the slot; booked students are refunded and told by e-mail."""
+    await service.cancel_slot(session, slot_id, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

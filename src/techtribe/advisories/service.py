@@ -1,0 +1,165 @@
+"""Advisory slots: no overlaps per instructor, listing, and cancelling with its hook."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from techtribe.advisories.models import AdvisorySlot, Booking
+from techtribe.advisories.schemas import SlotCreate
+from techtribe.db import utcnow
+from techtribe.errors import Conflict, DomainError, Forbidden, NotFound
+from techtribe.notifications.outbox import enqueue
+from techtribe.pagination import Key, Ordering, paginate
+from techtribe.users.models import Role, User
+
+
+class SlotNotFound(NotFound):
+    detail_text = "No such advisory slot."
+
+
+class SlotOverlap(Conflict):
+    code, detail_text = "slot_overlap", "This slot overlaps another of your advisory slots."
+
+
+class SlotInPast(DomainError):
+    status, code, detail_text = (
+        422,
+        "validation_error",
+        "An advisory slot must start in the future.",
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extra["errors"] = [
+            {"loc": ["body", "starts_at"], "msg": self.detail, "type": "value_error"}
+        ]
+
+
+class AlreadyCancelled(Conflict):
+    code, detail_text = "already_cancelled", "This advisory slot is already cancelled."
+
+
+CancelHook = Callable[[AsyncSession, AdvisorySlot, list[Booking]], Awaitable[None]]
+# Run when a slot is cancelled, before the students are told (purchases adds the refunds).
+CANCEL_HOOKS: list[CancelHook] = []
+
+SLOT_ORDER = Ordering(
+    "starts_at", (Key.timestamp(AdvisorySlot.starts_at), Key.uuid(AdvisorySlot.id))
+)
+
+
+def _overlapping(
+    instructor_id: uuid.UUID, starts_at: datetime, ends_at: datetime
+) -> Select[AdvisorySlot]:
+    # Half-open intervals: [a, b) and [c, d) overlap when a < d and c < b.
+    return select(AdvisorySlot).where(
+        AdvisorySlot.instructor_id == instructor_id,
+        AdvisorySlot.cancelled_at.is_(None),
+        AdvisorySlot.starts_at < ends_at,
+        AdvisorySlot.ends_at > starts_at,
+    )
+
+
+async def create_slot(session: AsyncSession, *, instructor: User, data: SlotCreate) -> AdvisorySlot:
+    if data.starts_at <= utcnow():
+        raise SlotInPast()
+    ends_at = data.starts_at + timedelta(minutes=data.duration_minutes)
+    slot = AdvisorySlot(instructor_id=instructor.id, ends_at=ends_at, **data.model_dump())
+    session.add(slot)
+    try:
+        # PostgreSQL: the exclusion constraint decides races between concurrent creations.
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise SlotOverlap() from None
+    # SQLite (one writer at a time, so this check sees every committed slot) and a clear
+    # error before PostgreSQL's constraint for the common, unraced case.
+    clash = await session.scalar(
+        _overlapping(instructor.id, slot.starts_at, ends_at)
+        .where(AdvisorySlot.id != slot.id)
+        .limit(1)
+    )
+    if clash is not None:
+        raise SlotOverlap()
+    slot.instructor = instructor
+    return slot
+
+
+async def get_slot(session: AsyncSession, slot_id: uuid.UUID) -> AdvisorySlot:
+    slot = await session.scalar(
+        select(AdvisorySlot)
+        .where(AdvisorySlot.id == slot_id)
+        .options(joinedload(AdvisorySlot.instructor))
+    )
+    if slot is None:
+        raise SlotNotFound()
+    return slot
+
+
+async def list_slots(
+    session: AsyncSession,
+    *,
+    instructor_id: uuid.UUID | None,
+    starts_from: datetime | None,
+    starts_to: datetime | None,
+    available: bool,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AdvisorySlot], str | None]:
+    stmt = (
+        select(AdvisorySlot)
+        .where(AdvisorySlot.cancelled_at.is_(None))
+        .options(joinedload(AdvisorySlot.instructor))
+    )
+    if instructor_id:
+        stmt = stmt.where(AdvisorySlot.instructor_id == instructor_id)
+    if starts_from:
+        stmt = stmt.where(AdvisorySlot.starts_at >= starts_from)
+    if starts_to:
+        stmt = stmt.where(AdvisorySlot.starts_at <= starts_to)
+    if available:
+        stmt = stmt.where(
+            AdvisorySlot.starts_at > utcnow(), AdvisorySlot.seats_taken < AdvisorySlot.capacity
+        )
+    return await paginate(session, stmt, SLOT_ORDER, limit=limit, cursor=cursor)
+
+
+async def cancel_slot(session: AsyncSession, slot_id: uuid.UUID, user: User) -> AdvisorySlot:
+    """Cancel a slot: every booked student is told, and `on_slot_cancelled` hooks run."""
+    slot = await get_slot(session, slot_id)
+    if user.role != Role.admin and slot.instructor_id != user.id:
+        raise Forbidden("Only the slot's instructor or an admin may cancel it.")
+    if slot.cancelled_at is not None:
+        raise AlreadyCancelled()
+    slot.cancelled_at = utcnow()
+    bookings = list(
+        await session.scalars(
+            select(Booking).where(Booking.slot_id == slot.id).options(joinedload(Booking.user))
+        )
+    )
+    for hook in CANCEL_HOOKS:
+        await hook(session, slot, bookings)
+    for booking in bookings:
+        if booking.user.email is None:
+            continue
+        await enqueue(
+            session,
+            kind="advisory_cancelled",
+            recipient=booking.user.email,
+            user_id=booking.user_id,
+            subject=f"Cancelled: {slot.topic}",
+            text=(
+                f'Hello {booking.user.full_name},\n\nThe advisory session "{slot.topic}" on '
+                f"{slot.starts_at:%Y-%m-%d %H:%M} UTC was cancelled by the instructor.\n"
+            ),
+            slot_id=str(slot.id),
+        )
+    await session.flush()
+    return slot

@@ -1,0 +1,136 @@
+"""`/courses` and `/tags`: the catalog, lessons and reviews."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from techtribe.auth.dependencies import CurrentUser, Instructor, OptionalAuth
+from techtribe.courses import service
+from techtribe.courses.models import Level
+from techtribe.courses.schemas import (
+    CourseCreate,
+    CourseDetail,
+    CourseRead,
+    CourseUpdate,
+    LessonCreate,
+    LessonRead,
+    ReviewCreate,
+    ReviewRead,
+    TagCount,
+)
+from techtribe.db import SessionDep
+from techtribe.money import PriceCents
+from techtribe.pagination import CursorQuery, LimitQuery, Page
+
+router = APIRouter(tags=["courses"])
+
+PriceQuery = Annotated[PriceCents | None, Query(description="Inclusive, in minor units.")]
+
+
+@router.get("/courses", response_model=Page[CourseRead])
+async def list_courses(
+    session: SessionDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Words in title or description.")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    level: Level | None = None,
+    instructor_id: uuid.UUID | None = None,
+    min_price: PriceQuery = None,
+    max_price: PriceQuery = None,
+    sort: Literal["newest", "price", "-price", "rating"] = "newest",
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Any:
+    """Published courses, filtered and sorted, one keyset page at a time."""
+    filters = service.CourseFilters(q, tag, level, instructor_id, min_price, max_price)
+    items, next_cursor = await service.list_courses(
+        session, filters, sort=sort, limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("/courses", status_code=status.HTTP_201_CREATED, response_model=CourseDetail)
+async def create_course(
+    body: CourseCreate, user: Instructor, session: SessionDep, response: Response
+) -> Any:
+    """A new course (a draft unless `published: true`); the caller is its instructor."""
+    course = await service.create_course(session, instructor=user, data=body)
+    response.headers["Location"] = f"/api/v1/courses/{course.id}"
+    return course
+
+
+@router.get("/courses/{course_id}", response_model=CourseDetail)
+async def read_course(course_id: uuid.UUID, session: SessionDep, auth: OptionalAuth) -> Any:
+    """A course with its lesson outline (titles only)."""
+    return await service.visible_course(session, course_id, auth.user if auth else None)
+
+
+@router.patch("/courses/{course_id}", response_model=CourseDetail)
+async def update_course(
+    course_id: uuid.UUID, body: CourseUpdate, user: Instructor, session: SessionDep
+) -> Any:
+    course = await service.owned_course(session, course_id, user)
+    return await service.update_course(session, course, body)
+
+
+@router.delete("/courses/{course_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_course(course_id: uuid.UUID, user: Instructor, session: SessionDep) -> Response:
+    """Delete a course; one that anybody bought is archived instead (buyers keep it)."""
+    course = await service.owned_course(session, course_id, user)
+    await service.delete_course(session, course)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/courses/{course_id}/lessons", status_code=status.HTTP_201_CREATED, response_model=LessonRead
+)
+async def add_lesson(
+    course_id: uuid.UUID, body: LessonCreate, user: Instructor, session: SessionDep
+) -> Any:
+    course = await service.owned_course(session, course_id, user)
+    return await service.add_lesson(session, course, body)
+
+
+@router.get("/courses/{course_id}/lessons/{lesson_id}", response_model=LessonRead)
+async def read_lesson(
+    course_id: uuid.UUID, lesson_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> Any:
+    """Lesson content: enrolled students, the course's instructor and admins."""
+    return await service.read_lesson(session, course_id, lesson_id, user)
+
+
+@router.post(
+    "/courses/{course_id}/reviews", status_code=status.HTTP_201_CREATED, response_model=ReviewRead
+)
+async def add_review(
+    course_id: uuid.UUID, body: ReviewCreate, user: CurrentUser, session: SessionDep
+) -> Any:
+    """One review per enrolled student (`409 already_reviewed` for a second)."""
+    course = await service.visible_course(session, course_id, user)
+    return await service.add_review(
+        session, course, author=user, score=body.score, comment=body.comment
+    )
+
+
+@router.get("/courses/{course_id}/reviews", response_model=Page[ReviewRead])
+async def list_reviews(
+    course_id: uuid.UUID,
+    session: SessionDep,
+    auth: OptionalAuth,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Any:
+    course = await service.visible_course(session, course_id, auth.user if auth else None)
+    items, next_cursor = await service.list_reviews(session, course, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/tags", response_model=Page[TagCount])
+async def list_tags(session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None) -> Any:
+    """Tags of published courses, by name, with how many published courses carry each."""
+    items, next_cursor = await service.tag_counts(session, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,315 @@
+"""Courses: the catalog, visibility, lessons behind enrollment, reviews and tags."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Float as SAFloat
+from sqlalchemy import Select, cast, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from techtribe.courses.models import (
+    SEARCH_DOCUMENT,
+    Course,
+    Enrollment,
+    Lesson,
+    Review,
+    Tag,
+    course_tags,
+)
+from techtribe.courses.schemas import CourseCreate, CourseUpdate, LessonCreate, TagCount
+from techtribe.errors import Conflict, Forbidden, NotFound
+from techtribe.pagination import Key, Ordering, paginate
+from techtribe.users.models import Role, User
+
+
+class CourseNotFound(NotFound):
+    detail_text = "No such course."
+
+
+class NotEnrolled(Forbidden):
+    code, detail_text = "not_enrolled", "Only students enrolled in this course may do this."
+
+
+class AlreadyReviewed(Conflict):
+    code, detail_text = "already_reviewed", "You have already reviewed this course."
+
+
+class PositionTaken(Conflict):
+    code, detail_text = "position_taken", "Another lesson of this course has this position."
+
+
+COURSE_SORTS = {
+    "newest": Ordering(
+        "newest",
+        (Key.timestamp(Course.created_at, descending=True), Key.uuid(Course.id, descending=True)),
+    ),
+    "price": Ordering("price", (Key(Course.price_cents), Key.uuid(Course.id))),
+    "-price": Ordering(
+        "-price", (Key(Course.price_cents, descending=True), Key.uuid(Course.id, descending=True))
+    ),
+    "rating": Ordering(
+        "rating", (Key(Course.rating_avg, descending=True), Key.uuid(Course.id, descending=True))
+    ),
+}
+
+# Everything a course answer shows, loaded with the page: instructor by join, tags in one
+# more query for the whole page.
+_CARD = (joinedload(Course.instructor), selectinload(Course.tags))
+
+
+@dataclass(frozen=True)
+class CourseFilters:
+    q: str | None = None
+    tag: str | None = None
+    level: str | None = None
+    instructor_id: uuid.UUID | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+
+
+def is_owner(course: Course, user: User | None) -> bool:
+    return user is not None and (user.role == Role.admin or course.instructor_id == user.id)
+
+
+async def is_enrolled(session: AsyncSession, user_id: uuid.UUID, course_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(exists().where(Enrollment.user_id == user_id, Enrollment.course_id == course_id))
+    )
+    return bool(found)
+
+
+async def enroll(session: AsyncSession, *, user_id: uuid.UUID, course_id: uuid.UUID) -> Enrollment:
+    """Give a student a course (purchases call this; the caller handles `already owned`)."""
+    enrollment = Enrollment(user_id=user_id, course_id=course_id)
+    session.add(enrollment)
+    await session.flush()
+    return enrollment
+
+
+async def _tags_named(session: AsyncSession, names: list[str]) -> list[Tag]:
+    """The tags with these names, made on first use (safe when two requests make one at once)."""
+    if not names:
+        return []
+    for name in names:
+        # Each insert in a savepoint: a concurrent creator of the same tag is not an error.
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(Tag).values(id=uuid.uuid4(), name=name))
+        except IntegrityError:
+            pass
+    return list(await session.scalars(select(Tag).where(Tag.name.in_(names)).order_by(Tag.name)))
+
+
+async def load_course(session: AsyncSession, course_id: uuid.UUID) -> Course:
+    """A course with its instructor, tags and lesson outline, whatever its state."""
+    course = await session.scalar(
+        select(Course)
+        .where(Course.id == course_id)
+        .options(*_CARD, selectinload(Course.lessons))
+        .execution_options(populate_existing=True)
+    )
+    if course is None:
+        raise CourseNotFound()
+    return course
+
+
+async def visible_course(
+    session: AsyncSession, course_id: uuid.UUID, viewer: User | None
+) -> Course:
+    """A course as `viewer` may see it: drafts and archived courses are 404 to outsiders."""
+    course = await load_course(session, course_id)
+    if course.published and not course.archived:
+        return course
+    if is_owner(course, viewer):
+        return course
+    if course.archived and viewer is not None and await is_enrolled(session, viewer.id, course.id):
+        return course
+    raise CourseNotFound()
+
+
+async def owned_course(session: AsyncSession, course_id: uuid.UUID, user: User) -> Course:
+    """A course its instructor (or an admin) is about to change; others get 403."""
+    course = await load_course(session, course_id)
+    if not is_owner(course, user):
+        raise Forbidden("Only the course's instructor or an admin may change it.")
+    return course
+
+
+async def create_course(session: AsyncSession, *, instructor: User, data: CourseCreate) -> Course:
+    course = Course(
+        instructor_id=instructor.id,
+        **data.model_dump(exclude={"tags"}),
+    )
+    course.tags = await _tags_named(session, data.tags)
+    session.add(course)
+    await session.flush()
+    return await load_course(session, course.id)
+
+
+async def update_course(session: AsyncSession, course: Course, data: CourseUpdate) -> Course:
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in data.model_dump(exclude_unset=True).items()
+        if value is not None
+    }
+    tags = changes.pop("tags", None)
+    for name, value in changes.items():
+        setattr(course, name, value)
+    if tags is not None:
+        course.tags = await _tags_named(session, tags)
+    await session.flush()
+    return await load_course(session, course.id)
+
+
+async def delete_course(session: AsyncSession, course: Course) -> None:
+    """Remove a course nobody bought; archive one somebody did (buyers keep it)."""
+    bought = await session.scalar(select(exists().where(Enrollment.course_id == course.id)))
+    if bought:
+        course.archived = True
+        course.published = False
+    else:
+        await session.delete(course)
+    await session.flush()
+
+
+async def list_courses(
+    session: AsyncSession,
+    filters: CourseFilters,
+    *,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Course], str | None]:
+    stmt = _filtered(select(Course).where(Course.published, ~Course.archived), filters, session)
+    return await paginate(
+        session, stmt.options(*_CARD), COURSE_SORTS[sort], limit=limit, cursor=cursor
+    )
+
+
+def _filtered(stmt: Select[Any], f: CourseFilters, session: AsyncSession) -> Select[Any]:
+    if f.q:
+        if session.get_bind().dialect.name == "postgresql":
+            query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), f.q)
+            stmt = stmt.where(SEARCH_DOCUMENT.op("@@")(query))
+        else:
+            pattern = f"%{f.q}%"
+            stmt = stmt.where(or_(Course.title.ilike(pattern), Course.description.ilike(pattern)))
+    if f.tag:
+        tagged = (
+            select(course_tags.c.course_id)
+            .join(Tag, Tag.id == course_tags.c.tag_id)
+            .where(Tag.name == f.tag.strip().lower())
+        )
+        stmt = stmt.where(Course.id.in_(tagged))
+    if f.level:
+        stmt = stmt.where(Course.level == f.level)
+    if f.instructor_id:
+        stmt = stmt.where(Course.instructor_id == f.instructor_id)
+    if f.min_price is not None:
+        stmt = stmt.where(Course.price_cents >= f.min_price)
+    if f.max_price is not None:
+        stmt = stmt.where(Course.price_cents <= f.max_price)
+    return stmt
+
+
+async def courses_of_instructor(session: AsyncSession, instructor_id: uuid.UUID) -> list[Course]:
+    """An instructor's published courses, newest first (for the public profile)."""
+    stmt = (
+        select(Course)
+        .where(Course.instructor_id == instructor_id, Course.published, ~Course.archived)
+        .options(*_CARD)
+        .order_by(Course.created_at.desc(), Course.id.desc())
+    )
+    return list(await session.scalars(stmt))
+
+
+async def add_lesson(session: AsyncSession, course: Course, data: LessonCreate) -> Lesson:
+    lesson = Lesson(course_id=course.id, **data.model_dump())
+    session.add(lesson)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise PositionTaken() from None
+    return lesson
+
+
+async def read_lesson(
+    session: AsyncSession, course_id: uuid.UUID, lesson_id: uuid.UUID, viewer: User
+) -> Lesson:
+    """Lesson content: for enrolled students, the course's instructor and admins."""
+    course = await load_course(session, course_id)
+    lesson = await session.scalar(
+        select(Lesson).where(Lesson.id == lesson_id, Lesson.course_id == course.id)
+    )
+    if lesson is None:
+        raise NotFound("No such lesson in this course.")
+    if not is_owner(course, viewer) and not await is_enrolled(session, viewer.id, course.id):
+        raise NotEnrolled("Enroll in this course to read its lessons.")
+    return lesson
+
+
+async def add_review(
+    session: AsyncSession, course: Course, *, author: User, score: int, comment: str
+) -> Review:
+    """One review per enrolled student; the course's score changes in the same transaction."""
+    if not await is_enrolled(session, author.id, course.id):
+        raise NotEnrolled("Only students enrolled in this course may review it.")
+    review = Review(course_id=course.id, user_id=author.id, score=score, comment=comment)
+    session.add(review)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise AlreadyReviewed() from None
+    # One UPDATE reading the row's current values: concurrent reviews serialise on the
+    # row lock and none is lost.
+    await session.execute(
+        update(Course)
+        .where(Course.id == course.id)
+        .values(
+            reviews_count=Course.reviews_count + 1,
+            rating_sum=Course.rating_sum + score,
+            rating_avg=cast(Course.rating_sum + score, SAFloat) / (Course.reviews_count + 1),
+        )
+    )
+    review.author = author
+    return review
+
+
+REVIEW_ORDER = Ordering(
+    "newest",
+    (Key.timestamp(Review.created_at, descending=True), Key.uuid(Review.id, descending=True)),
+)
+
+
+async def list_reviews(
+    session: AsyncSession, course: Course, *, limit: int, cursor: str | None
+) -> tuple[list[Review], str | None]:
+    stmt = select(Review).where(Review.course_id == course.id).options(joinedload(Review.author))
+    return await paginate(session, stmt, REVIEW_ORDER, limit=limit, cursor=cursor)
+
+
+TAG_ORDER = Ordering("name", (Key(Tag.name),))
+
+
+async def tag_counts(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> tuple[list[TagCount], str | None]:
+    """Tags with how many listed courses carry each (tags on no listed course left out)."""
+    stmt = (
+        select(Tag.name, func.count(course_tags.c.course_id).label("courses_count"))
+        .join(course_tags, course_tags.c.tag_id == Tag.id)
+        .join(Course, Course.id == course_tags.c.course_id)
+        .where(Course.published, ~Course.archived)
+        .group_by(Tag.name)
+    )
+    rows, next_cursor = await paginate(
+        session, stmt, TAG_ORDER, limit=limit, cursor=cursor, scalars=False
+    )
+    return [TagCount(name=row.name, courses_count=row.courses_count) for row in rows], next_cursor
