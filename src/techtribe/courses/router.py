@@ -22,12 +22,15 @@ from techtribe.courses.schemas import (
     TagCount,
 )
 from techtribe.db import SessionDep
-from techtribe.money import PriceCents
+from techtribe.money import MAX_PRICE_CENTS
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 
 router = APIRouter(tags=["courses"])
 
-PriceQuery = Annotated[PriceCents | None, Query(description="Inclusive, in minor units.")]
+# Not `PriceCents`: that one is strict for JSON bodies, and a query string is always text.
+PriceQuery = Annotated[
+    int | None, Query(ge=0, le=MAX_PRICE_CENTS, description="Inclusive, in minor units.")
+]
 
 
 @router.get("/courses", response_model=Page[CourseRead])

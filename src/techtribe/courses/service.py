@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float as SAFloat
-from sqlalchemy import Select, cast, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import Select, cast, delete, exists, func, insert, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -172,9 +172,11 @@ async def delete_course(session: AsyncSession, course: Course) -> None:
     if bought:
         course.archived = True
         course.published = False
+        await session.flush()
     else:
-        await session.delete(course)
-    await session.flush()
+        # The database cascades to lessons and tags; the ORM would try to orphan them.
+        await session.execute(delete(Course).where(Course.id == course.id))
+        session.expunge(course)
 
 
 async def list_courses(
