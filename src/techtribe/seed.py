@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from techtribe.config import Settings
+from techtribe.courses.demo import seed_catalog
 from techtribe.security import hash_password
 from techtribe.users.models import Role, User
 
@@ -64,7 +65,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Add the demo members that are missing; returns how many were added."""
+    """Add the demo members and catalog that are missing; returns how many rows were added."""
     async with sessionmaker() as session, session.begin():
         existing = set(
             await session.scalars(
@@ -89,4 +90,6 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
                     bio=demo.bio,
                 )
             )
-    return len(missing)
+        await session.flush()
+        added = len(missing) + await seed_catalog(session)
+    return added

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float as SAFloat
-from sqlalchemy import Select, cast, delete, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    Select,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -91,7 +102,7 @@ async def enroll(session: AsyncSession, *, user_id: uuid.UUID, course_id: uuid.U
     return enrollment
 
 
-async def _tags_named(session: AsyncSession, names: list[str]) -> list[Tag]:
+async def tags_named(session: AsyncSession, names: list[str]) -> list[Tag]:
     """The tags with these names, made on first use (safe when two requests make one at once)."""
     if not names:
         return []
@@ -145,7 +156,7 @@ async def create_course(session: AsyncSession, *, instructor: User, data: Course
         instructor_id=instructor.id,
         **data.model_dump(exclude={"tags"}),
     )
-    course.tags = await _tags_named(session, data.tags)
+    course.tags = await tags_named(session, data.tags)
     session.add(course)
     await session.flush()
     return await load_course(session, course.id)
@@ -161,7 +172,7 @@ async def update_course(session: AsyncSession, course: Course, data: CourseUpdat
     for name, value in changes.items():
         setattr(course, name, value)
     if tags is not None:
-        course.tags = await _tags_named(session, tags)
+        course.tags = await tags_named(session, tags)
     await session.flush()
     return await load_course(session, course.id)
 
