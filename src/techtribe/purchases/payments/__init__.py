@@ -1,0 +1,1 @@
+"""Payments: the gateway protocol, the built-in sandbox and the HTTP gateway."""
