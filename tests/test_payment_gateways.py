@@ -13,21 +13,24 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from techtribe.errors import DomainError
 from techtribe.purchases.cards import CardIn
-from techtribe.purchases.payments.base import (
+from techtribe.purchases.payments import (
     AlreadyRefunded,
     CardDeclined,
     GatewayError,
     GatewayTimeout,
     GatewayUnavailable,
+    HttpGateway,
     IdempotencyKeyReused,
     PaymentGateway,
+    SandboxGateway,
     UnknownCharge,
+    make_gateway,
 )
-from techtribe.purchases.payments.http import HttpGateway
-from techtribe.purchases.payments.sandbox import SandboxGateway
+from tests.conftest import make_settings
 
 SECRET_KEY = "sk_test_0123456789abcdef"
 BASE_URL = "https://gateway.test"
@@ -626,3 +629,67 @@ async def test_http_never_logs_or_raises_with_the_card_or_secret_key(
 def test_http_gateway_repr_does_not_show_the_secret_key() -> None:
     gateway = HttpGateway(base_url=BASE_URL, secret_key=SECRET_KEY)
     assert SECRET_KEY not in repr(vars(gateway))
+
+
+# --- Choosing the gateway --------------------------------------------------------------
+
+
+async def test_make_gateway_defaults_to_the_sandbox() -> None:
+    gateway = make_gateway(make_settings())
+    assert isinstance(gateway, SandboxGateway)
+    await gateway.aclose()
+
+
+async def test_make_gateway_builds_the_http_gateway_from_settings() -> None:
+    settings = make_settings(
+        payment_gateway="http",
+        payment_gateway_url="https://pay.example/",
+        payment_gateway_secret_key=SECRET_KEY,
+        payment_gateway_max_retries=2,
+    )
+    assert settings.payment_gateway_url == "https://pay.example"
+    assert SECRET_KEY not in repr(settings)
+    down = httpx.Response(503, headers={"Retry-After": "0"})
+    stripe = FakeStripe([down] * 5)
+    gateway = make_gateway(settings, transport=httpx.MockTransport(stripe))
+    assert isinstance(gateway, HttpGateway)
+    with pytest.raises(GatewayUnavailable):
+        await pay(gateway)
+    assert [str(request.url) for request in stripe.requests] == [
+        "https://pay.example/v1/charges"
+    ] * 2
+    assert stripe.requests[0].headers["Authorization"] == f"Bearer {SECRET_KEY}"
+    await gateway.aclose()
+
+
+@pytest.mark.parametrize("key", [None, "", "   "])
+def test_http_gateway_without_a_secret_key_is_a_clear_settings_error(key: str | None) -> None:
+    overrides: dict[str, object] = {"payment_gateway": "http"}
+    if key is not None:
+        overrides["payment_gateway_secret_key"] = key
+    with pytest.raises(ValidationError, match="PAYMENT_GATEWAY_SECRET_KEY"):
+        make_settings(**overrides)
+
+
+def test_payment_settings_have_documented_defaults() -> None:
+    settings = make_settings()
+    assert settings.payment_gateway == "sandbox"
+    assert settings.payment_gateway_url == "https://api.stripe.com"
+    assert settings.payment_gateway_secret_key is None
+    assert settings.payment_gateway_timeout_seconds == 10
+    assert settings.payment_gateway_max_retries == 3
+    assert settings.platform_fee_percent == 30
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"platform_fee_percent": 101},
+        {"platform_fee_percent": -1},
+        {"payment_gateway_max_retries": 0},
+        {"payment_gateway_timeout_seconds": 0},
+    ],
+)
+def test_payment_settings_out_of_range_are_refused(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        make_settings(**overrides)
