@@ -6,10 +6,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from techtribe.errors import install_error_handlers
 from techtribe.purchases.cards import CardIn, card_brand, card_expired, luhn_ok
 
 VISA = "4242424242424242"
@@ -325,3 +328,36 @@ def test_card_is_immutable() -> None:
     card = CardIn.model_validate(card_data())
     with pytest.raises(ValidationError):
         card.exp_month = 1  # type: ignore[misc]
+
+
+def app_taking_a_card() -> FastAPI:
+    """A stand-in for the checkout route: only the body parsing and the error handlers."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/pay")
+    async def pay(body: PurchaseBody) -> dict[str, str]:
+        return {"brand": body.payment.brand, "last4": body.payment.last4}
+
+    return app
+
+
+async def test_422_problem_for_a_bad_card_names_the_field_but_not_the_number() -> None:
+    transport = httpx.ASGITransport(app=app_taking_a_card())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        bad = card_data(card_number="4242 4242 4242 4241", cvc="98765")
+        response = await http.post("/pay", json={"payment": bad})
+        good = await http.post("/pay", json={"payment": card_data(cvc="987")})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "validation_error"
+    assert {tuple(err["loc"]) for err in problem["errors"]} == {
+        ("body", "payment", "card_number"),
+        ("body", "payment", "cvc"),
+    }
+    for text in (response.text, good.text):
+        assert "4241" not in text
+        assert "4242 4242" not in text
+        assert "9876" not in text
+        assert "987" not in text
+    assert good.json() == {"brand": "visa", "last4": "4242"}

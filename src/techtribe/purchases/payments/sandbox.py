@@ -85,7 +85,14 @@ class SandboxGateway:
         check_charge_arguments(amount_cents, currency, idempotency_key)
         # No await below: the check and the record are one step, so concurrent calls
         # with one key can't both charge.
-        fingerprint = (amount_cents, currency.upper(), card.brand, card.last4, card.exp_year)
+        fingerprint = (
+            amount_cents,
+            currency.upper(),
+            card.brand,
+            card.last4,
+            card.exp_month,
+            card.exp_year,
+        )
         if idempotency_key in self._charge_keys:
             first_fingerprint, outcome = self._charge_keys[idempotency_key]
             if first_fingerprint != fingerprint:
