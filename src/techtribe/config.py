@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
     payment_gateway: Literal["sandbox", "http"] = "sandbox"
+    payment_gateway_url: str = "https://api.stripe.com"
+    payment_gateway_secret_key: SecretStr | None = None
+    payment_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Tries per gateway call, the first one included (1: no retries).
+    payment_gateway_max_retries: int = Field(default=3, ge=1, le=10)
+    platform_fee_percent: int = Field(default=30, ge=0, le=100)
 
     email_transport: Literal["console", "smtp", "mailgun"] = "console"
     email_from: str = "TechTribe <no-reply@techtribe.dev>"
@@ -82,10 +88,22 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("public_base_url")
+    @field_validator("public_base_url", "payment_gateway_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _gateway_needs_key(self) -> Settings:
+        if self.payment_gateway == "http" and (
+            self.payment_gateway_secret_key is None
+            or not self.payment_gateway_secret_key.get_secret_value().strip()
+        ):
+            raise ValueError(
+                "PAYMENT_GATEWAY=http needs PAYMENT_GATEWAY_SECRET_KEY (the gateway's secret API "
+                "key); or use PAYMENT_GATEWAY=sandbox"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secret(self) -> Settings:
