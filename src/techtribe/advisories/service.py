@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +46,9 @@ class AlreadyCancelled(Conflict):
     code, detail_text = "already_cancelled", "This advisory slot is already cancelled."
 
 
+# PostgreSQL's SQLSTATE for a violated exclusion constraint (`ex_advisory_slots_no_overlap`).
+EXCLUSION_VIOLATION = "23P01"
+
 CancelHook = Callable[[AsyncSession, AdvisorySlot, list[Booking]], Awaitable[None]]
 # Run when a slot is cancelled, before the students are told (purchases adds the refunds).
 CANCEL_HOOKS: list[CancelHook] = []
@@ -68,19 +71,32 @@ def _overlapping(
 
 
 async def create_slot(session: AsyncSession, *, instructor: User, data: SlotCreate) -> AdvisorySlot:
-    if data.starts_at <= utcnow():
+    # Stored and answered in UTC, so the 201 shows the same times a later GET reads back.
+    starts_at = data.starts_at.astimezone(UTC)
+    if starts_at <= utcnow():
         raise SlotInPast()
-    ends_at = data.starts_at + timedelta(minutes=data.duration_minutes)
-    slot = AdvisorySlot(instructor_id=instructor.id, ends_at=ends_at, **data.model_dump())
+    ends_at = starts_at + timedelta(minutes=data.duration_minutes)
+    slot = AdvisorySlot(
+        instructor_id=instructor.id,
+        ends_at=ends_at,
+        **data.model_dump(exclude={"starts_at"}),
+        starts_at=starts_at,
+    )
     session.add(slot)
     try:
-        # PostgreSQL: the exclusion constraint decides races between concurrent creations.
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise SlotOverlap() from None
-    # SQLite (one writer at a time, so this check sees every committed slot) and a clear
-    # error before PostgreSQL's constraint for the common, unraced case.
+        # PostgreSQL: the exclusion constraint decides races between concurrent creations;
+        # the INSERT waits for a racing transaction and fails once that one commits.
+        # No savepoint: the request fails as a whole anyway, and on SQLite (the pysqlite
+        # driver issues no BEGIN before a SAVEPOINT) releasing one would commit the row
+        # before the check below had a say.
+        await session.flush()
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+            raise SlotOverlap() from None
+        raise
+    # SQLite has no exclusion constraints. Its INSERT above took the database's single
+    # write lock, held until this request commits, so this check sees every committed
+    # slot and no overlapping one can be committed meanwhile.
     clash = await session.scalar(
         _overlapping(instructor.id, slot.starts_at, ends_at)
         .where(AdvisorySlot.id != slot.id)
