@@ -81,18 +81,35 @@ def create_engine(settings: Settings) -> AsyncEngine:
     else:
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["max_overflow"] = settings.database_pool_size
+        # asyncpg prepares every statement; after five runs PostgreSQL may switch to a
+        # generic plan that ignores the values, and a filtered keyset page then sorts
+        # everything after the cursor (see bench/README.md). Planning each run costs ~1 ms.
+        kwargs["connect_args"] = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
     engine = create_async_engine(settings.database_url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling starts a transaction only before a write, and
+    # none before a SAVEPOINT (whose release then commits): turn it off and let `begin`
+    # below open every transaction, as SQLAlchemy's SQLite documentation recommends.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE: take the write lock up front. A deferred transaction that read first and
+    # writes later fails at once (SQLITE_BUSY, no waiting) when another wrote meanwhile;
+    # this way transactions queue on `busy_timeout` instead. The embedded mode trades
+    # concurrency for that: one transaction at a time.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
