@@ -26,6 +26,8 @@ from techtribe.notifications.delivery import ConsoleTransport, OutboxDeliverer
 from techtribe.openapi import install_openapi
 from techtribe.ops import instrument
 from techtribe.ops import router as ops_router
+from techtribe.purchases.payments import make_gateway
+from techtribe.purchases.router import router as purchases_router
 from techtribe.security import warm_up
 from techtribe.users.router import router as users_router
 
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deliverer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await deliverer_task
+            await app.state.payment_gateway.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             await app.state.engine.dispose()
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.login_throttle = LoginThrottle(settings, app.state.redis)
+    app.state.payment_gateway = make_gateway(settings)
     app.state.outbox = OutboxDeliverer(
         app.state.sessionmaker,
         ConsoleTransport(),
@@ -104,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(users_router)
     api.include_router(courses_router)
     api.include_router(advisories_router)
+    api.include_router(purchases_router)
     app.include_router(api)
     app.include_router(ops_router)
     instrument(app)

@@ -5,6 +5,7 @@ from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken
 from techtribe.courses.models import Course, Enrollment, Lesson, Review, Tag
 from techtribe.db import Base
 from techtribe.notifications.models import OutboxMessage
+from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseItem
 from techtribe.users.models import User
 
 __all__ = [
@@ -14,9 +15,12 @@ __all__ = [
     "Booking",
     "Course",
     "Enrollment",
+    "IdempotencyKey",
     "Lesson",
     "OneTimeToken",
     "OutboxMessage",
+    "Purchase",
+    "PurchaseItem",
     "RefreshToken",
     "Review",
     "Tag",

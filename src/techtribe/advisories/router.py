@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -13,6 +14,8 @@ from techtribe.advisories.schemas import SlotCreate, SlotRead
 from techtribe.auth.dependencies import Instructor
 from techtribe.db import SessionDep
 from techtribe.pagination import CursorQuery, LimitQuery, Page
+from techtribe.purchases.dependencies import GatewayDep
+from techtribe.purchases.refunds import refund_bookings
 
 router = APIRouter(prefix="/advisories", tags=["advisories"])
 
@@ -60,7 +63,11 @@ async def read_slot(slot_id: uuid.UUID, session: SessionDep) -> Any:
 
 
 @router.delete("/{slot_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def cancel_slot(slot_id: uuid.UUID, user: Instructor, session: SessionDep) -> Response:
+async def cancel_slot(
+    slot_id: uuid.UUID, user: Instructor, session: SessionDep, gateway: GatewayDep
+) -> Response:
     """Cancel the slot; booked students are refunded and told by e-mail."""
-    await service.cancel_slot(session, slot_id, user)
+    await service.cancel_slot(
+        session, slot_id, user, refund=partial(refund_bookings, gateway=gateway)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

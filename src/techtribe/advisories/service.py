@@ -49,9 +49,8 @@ class AlreadyCancelled(Conflict):
 # PostgreSQL's SQLSTATE for a violated exclusion constraint (`ex_advisory_slots_no_overlap`).
 EXCLUSION_VIOLATION = "23P01"
 
-CancelHook = Callable[[AsyncSession, AdvisorySlot, list[Booking]], Awaitable[None]]
-# Run when a slot is cancelled, before the students are told (purchases adds the refunds).
-CANCEL_HOOKS: list[CancelHook] = []
+# Refunds the cancelled slot's bookings (purchases provides it; the router passes it in).
+RefundBookings = Callable[[AsyncSession, AdvisorySlot, list[Booking]], Awaitable[None]]
 
 SLOT_ORDER = Ordering(
     "starts_at", (Key.timestamp(AdvisorySlot.starts_at), Key.uuid(AdvisorySlot.id))
@@ -147,8 +146,10 @@ async def list_slots(
     return await paginate(session, stmt, SLOT_ORDER, limit=limit, cursor=cursor)
 
 
-async def cancel_slot(session: AsyncSession, slot_id: uuid.UUID, user: User) -> AdvisorySlot:
-    """Cancel a slot: every booked student is told, and `on_slot_cancelled` hooks run."""
+async def cancel_slot(
+    session: AsyncSession, slot_id: uuid.UUID, user: User, *, refund: RefundBookings
+) -> AdvisorySlot:
+    """Cancel a slot: every booked student is refunded and told, in one transaction."""
     slot = await get_slot(session, slot_id)
     if user.role != Role.admin and slot.instructor_id != user.id:
         raise Forbidden("Only the slot's instructor or an admin may cancel it.")
@@ -160,8 +161,7 @@ async def cancel_slot(session: AsyncSession, slot_id: uuid.UUID, user: User) -> 
             select(Booking).where(Booking.slot_id == slot.id).options(joinedload(Booking.user))
         )
     )
-    for hook in CANCEL_HOOKS:
-        await hook(session, slot, bookings)
+    await refund(session, slot, bookings)
     for booking in bookings:
         if booking.user.email is None:
             continue
@@ -174,6 +174,7 @@ async def cancel_slot(session: AsyncSession, slot_id: uuid.UUID, user: User) -> 
             text=(
                 f'Hello {booking.user.full_name},\n\nThe advisory session "{slot.topic}" on '
                 f"{slot.starts_at:%Y-%m-%d %H:%M} UTC was cancelled by the instructor.\n"
+                "What you paid for it is refunded to your card.\n"
             ),
             slot_id=str(slot.id),
         )

@@ -1,0 +1,339 @@
+"""Checkout: where money moves, so every step is guarded.
+
+Checkout is one database transaction around one gateway charge:
+
+1. insert the idempotency row (the unique (user, key) makes a concurrent twin wait for
+   this transaction, then replay its answer);
+2. check the items, reserve seats with a conditional UPDATE, write the purchase, its
+   lines, enrollments, bookings and the receipt, and flush, so every constraint has
+   spoken before any money moves;
+3. charge the card (the gateway's own idempotency key is derived from ours, so a retry
+   after a timeout never charges twice);
+4. commit. If the commit fails after the charge, the charge is refunded at once and the
+   client gets a 500: nothing is granted and nothing is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from techtribe.advisories.models import AdvisorySlot, Booking
+from techtribe.config import Settings
+from techtribe.courses.models import Course, Enrollment
+from techtribe.db import utcnow
+from techtribe.errors import Conflict, DomainError, NotFound
+from techtribe.notifications.outbox import enqueue
+from techtribe.purchases.models import (
+    IdempotencyKey,
+    ItemKind,
+    Purchase,
+    PurchaseItem,
+)
+from techtribe.purchases.payments import PaymentGateway
+from techtribe.purchases.schemas import PurchaseCreate, PurchaseRead
+from techtribe.purchases.service import money, purchase_view
+from techtribe.users.models import User
+
+log = logging.getLogger("techtribe.purchases")
+
+
+class IdempotencyConflict(Conflict):
+    code, detail_text = (
+        "idempotency_conflict",
+        "This Idempotency-Key was used with a different request.",
+    )
+
+
+class CourseUnavailable(Conflict):
+    code, detail_text = "course_unavailable", "This course is not for sale."
+
+
+class AdvisoryUnavailable(Conflict):
+    code, detail_text = (
+        "advisory_unavailable",
+        "This advisory slot is cancelled or has already started.",
+    )
+
+
+class AlreadyOwned(Conflict):
+    code, detail_text = "already_owned", "You already own this course."
+
+
+class AlreadyBooked(Conflict):
+    code, detail_text = "already_booked", "You already have a seat in this advisory slot."
+
+
+class SoldOut(Conflict):
+    code, detail_text = "sold_out", "This advisory slot has no seats left."
+
+
+class MixedCurrency(DomainError):
+    status, code, detail_text = (
+        422,
+        "mixed_currency",
+        "All items of a purchase must be priced in one currency.",
+    )
+
+
+def request_hash(settings: Settings, user_id: uuid.UUID, body: PurchaseCreate) -> str:
+    """A keyed hash of the request: tells replays from reuse without storing the card."""
+    canonical = json.dumps(
+        {
+            "items": [[item.kind, str(item.id)] for item in body.items],
+            "card": [
+                body.payment.reveal_number(),
+                body.payment.exp_month,
+                body.payment.exp_year,
+                body.payment.reveal_cvc(),
+                body.payment.holder_name,
+            ],
+        },
+        separators=(",", ":"),
+    )
+    key = settings.jwt_secret.get_secret_value().encode()
+    return hmac.new(key, f"{user_id}:{canonical}".encode(), hashlib.sha256).hexdigest()
+
+
+def split(price_cents: int, fee_percent: int) -> tuple[int, int]:
+    """(platform fee, instructor share) of a price; they always add up to the price."""
+    fee = price_cents * fee_percent // 100
+    return fee, price_cents - fee
+
+
+async def checkout(
+    session: AsyncSession,
+    settings: Settings,
+    gateway: PaymentGateway,
+    *,
+    buyer: User,
+    key: str,
+    body: PurchaseCreate,
+) -> tuple[int, dict[str, Any]]:
+    """Buy the items once per key; returns the answer (status, body) to give, first or replayed."""
+    buyer_id, buyer_email, buyer_name = buyer.id, buyer.email, buyer.full_name
+    fingerprint = request_hash(settings, buyer_id, body)
+    record = IdempotencyKey(user_id=buyer_id, key=key, request_hash=fingerprint)
+    session.add(record)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request with this key committed first (we waited for it): replay it.
+        await session.rollback()
+        return await _replay(session, buyer_id, key, fingerprint)
+
+    lines = await _priced_lines(session, buyer_id, body)
+    currencies = {line.currency for line in lines}
+    if len(currencies) > 1:
+        raise MixedCurrency()
+    for line in lines:
+        if line.kind == ItemKind.advisory:
+            await _take_seat(session, line.target_id)
+    total = sum(line.price_cents for line in lines)
+    currency = currencies.pop()
+    card = body.payment
+    purchase = Purchase(
+        id=uuid.uuid4(),
+        user_id=buyer_id,
+        total_cents=total,
+        currency=currency,
+        card_brand=card.brand,
+        card_last4=card.last4,
+        card_exp_month=card.exp_month,
+        card_exp_year=card.exp_year,
+        created_at=utcnow(),
+    )
+    session.add(purchase)
+    for position, line in enumerate(lines):
+        fee, share = split(line.price_cents, settings.platform_fee_percent)
+        line.purchase_id, line.position = purchase.id, position
+        line.platform_fee_cents, line.instructor_share_cents = fee, share
+        line.created_at = purchase.created_at
+        session.add(line)
+        if line.kind == ItemKind.course:
+            session.add(Enrollment(user_id=buyer_id, course_id=line.target_id))
+        else:
+            session.add(Booking(slot_id=line.target_id, user_id=buyer_id))
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise _ownership_conflict(exc) from None
+
+    charge_id = None
+    if total > 0:
+        charge = await gateway.charge(
+            amount_cents=total,
+            currency=currency,
+            card=card,
+            idempotency_key=f"tt-purchase-{fingerprint[:40]}-{_digest(key)}",
+            description=f"TechTribe purchase {purchase.id}",
+        )
+        charge_id = charge.id
+    purchase.gateway_charge_id = charge_id
+    view = purchase_view(purchase, lines)
+    record.purchase_id = purchase.id
+    record.response_status = 201
+    record.response_body = view.model_dump(mode="json")
+    if buyer_email:
+        await _mail_receipt(session, buyer_id, buyer_email, buyer_name, view)
+    try:
+        await session.commit()
+    except Exception:
+        if charge_id is not None:
+            await _void(gateway, charge_id, total)
+        raise
+    return 201, record.response_body
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+async def _replay(
+    session: AsyncSession, buyer_id: uuid.UUID, key: str, fingerprint: str
+) -> tuple[int, dict[str, Any]]:
+    stored = await session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == buyer_id, IdempotencyKey.key == key)
+    )
+    if stored is None or stored.response_status is None or stored.response_body is None:
+        # The row vanished between the conflict and the read (never on a committed key).
+        raise IdempotencyConflict("This Idempotency-Key is in use; retry the request.")
+    if not hmac.compare_digest(stored.request_hash, fingerprint):
+        raise IdempotencyConflict()
+    return stored.response_status, stored.response_body
+
+
+async def _void(gateway: PaymentGateway, charge_id: str, amount_cents: int) -> None:
+    """The charge went through but the purchase did not commit: give the money back."""
+    try:
+        await gateway.refund(
+            charge_id=charge_id, amount_cents=amount_cents, idempotency_key=f"void-{charge_id}"
+        )
+        log.error("purchase failed to commit after charge %s; the charge was refunded", charge_id)
+    except Exception:
+        # Left for an operator: the log names the charge to refund by hand.
+        log.critical("purchase failed to commit after charge %s and its refund failed", charge_id)
+
+
+async def _priced_lines(
+    session: AsyncSession, buyer_id: uuid.UUID, body: PurchaseCreate
+) -> list[PurchaseItem]:
+    """One unsaved line per item, priced from the catalog now; refuses what can't be sold."""
+    course_ids = [item.id for item in body.items if item.kind == ItemKind.course]
+    slot_ids = [item.id for item in body.items if item.kind == ItemKind.advisory]
+    courses = {
+        c.id: c for c in await session.scalars(select(Course).where(Course.id.in_(course_ids)))
+    }
+    slots = {
+        s.id: s
+        for s in await session.scalars(select(AdvisorySlot).where(AdvisorySlot.id.in_(slot_ids)))
+    }
+    owned = set(
+        await session.scalars(
+            select(Enrollment.course_id).where(
+                Enrollment.user_id == buyer_id, Enrollment.course_id.in_(course_ids)
+            )
+        )
+    )
+    booked = set(
+        await session.scalars(
+            select(Booking.slot_id).where(
+                Booking.user_id == buyer_id, Booking.slot_id.in_(slot_ids)
+            )
+        )
+    )
+    now = utcnow()
+    lines = []
+    for item in body.items:
+        if item.kind == ItemKind.course:
+            course = courses.get(item.id)
+            if course is None:
+                raise NotFound(f"No course with id {item.id}.")
+            if not course.published or course.archived:
+                raise CourseUnavailable()
+            if course.id in owned:
+                raise AlreadyOwned()
+            lines.append(
+                PurchaseItem(
+                    kind=ItemKind.course,
+                    course_id=course.id,
+                    instructor_id=course.instructor_id,
+                    title=course.title,
+                    price_cents=course.price_cents,
+                    currency=course.currency,
+                )
+            )
+        else:
+            slot = slots.get(item.id)
+            if slot is None:
+                raise NotFound(f"No advisory slot with id {item.id}.")
+            if slot.cancelled_at is not None or slot.starts_at <= now:
+                raise AdvisoryUnavailable()
+            if slot.id in booked:
+                raise AlreadyBooked()
+            lines.append(
+                PurchaseItem(
+                    kind=ItemKind.advisory,
+                    slot_id=slot.id,
+                    instructor_id=slot.instructor_id,
+                    title=slot.topic,
+                    price_cents=slot.price_cents,
+                    currency=slot.currency,
+                )
+            )
+    return lines
+
+
+async def _take_seat(session: AsyncSession, slot_id: uuid.UUID) -> None:
+    """One seat, or `sold_out`: a conditional UPDATE, so racing buyers can't overfill a slot."""
+    taken = await session.execute(
+        update(AdvisorySlot)
+        .where(
+            AdvisorySlot.id == slot_id,
+            AdvisorySlot.cancelled_at.is_(None),
+            AdvisorySlot.seats_taken < AdvisorySlot.capacity,
+        )
+        .values(seats_taken=AdvisorySlot.seats_taken + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise SoldOut()
+
+
+def _ownership_conflict(exc: IntegrityError) -> DomainError:
+    """A unique constraint that a concurrent purchase by the same member won."""
+    message = str(exc.orig)
+    if "enrollments" in message:
+        return AlreadyOwned()
+    if "bookings" in message:
+        return AlreadyBooked()
+    raise exc
+
+
+async def _mail_receipt(
+    session: AsyncSession, user_id: uuid.UUID, email: str, name: str, view: PurchaseRead
+) -> None:
+    lines = "\n".join(
+        f"- {item.title}: {money(item.price_cents, item.currency)}" for item in view.items
+    )
+    await enqueue(
+        session,
+        kind="purchase_receipt",
+        recipient=email,
+        user_id=user_id,
+        subject="Your TechTribe receipt",
+        text=(
+            f"Hello {name},\n\nThank you for your purchase:\n{lines}\n\n"
+            f"Total: {money(view.total_cents, view.currency)}, paid with "
+            f"{view.card.brand} ending in {view.card.last4}.\nPurchase id: {view.id}\n"
+        ),
+        purchase_id=str(view.id),
+    )

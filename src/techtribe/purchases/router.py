@@ -1,0 +1,109 @@
+"""`/purchases` and what a member owns: checkout, reads, refunds, enrollments and bookings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import JSONResponse
+
+from techtribe.auth.dependencies import Admin, CurrentUser, SettingsDep
+from techtribe.db import SessionDep
+from techtribe.errors import DomainError
+from techtribe.pagination import CursorQuery, LimitQuery, Page
+from techtribe.purchases import checkout, ownership, refunds, service
+from techtribe.purchases.dependencies import GatewayDep
+from techtribe.purchases.schemas import BookedSlot, OwnedCourse, PurchaseCreate, PurchaseRead
+
+router = APIRouter(tags=["purchases"])
+
+
+class IdempotencyKeyRequired(DomainError):
+    status, code, detail_text = (
+        400,
+        "idempotency_key_required",
+        "Send an Idempotency-Key header (1 to 255 printable characters, e.g. a UUID).",
+    )
+
+
+@router.post(
+    "/purchases",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PurchaseRead,
+    responses={
+        400: {"description": "No or bad `Idempotency-Key` (`idempotency_key_required`)."},
+        402: {"description": "The card was declined (`card_declined`); nothing was granted."},
+        409: {"description": "`already_owned`, `sold_out`, `idempotency_conflict`..."},
+    },
+)
+async def create_purchase(
+    body: PurchaseCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    gateway: GatewayDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="Any unique string per purchase attempt; a retry sends it again."),
+    ] = None,
+) -> Any:
+    """Buy courses and advisory seats with a card, once per `Idempotency-Key`."""
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 255 or not key.isprintable():
+        raise IdempotencyKeyRequired()
+    code, answer = await checkout.checkout(
+        session, settings, gateway, buyer=user, key=key, body=body
+    )
+    return JSONResponse(
+        answer, status_code=code, headers={"Location": f"/api/v1/purchases/{answer['id']}"}
+    )
+
+
+@router.get("/purchases", response_model=Page[PurchaseRead])
+async def list_purchases(
+    user: CurrentUser,
+    session: SessionDep,
+    user_id: Annotated[
+        uuid.UUID | None, Query(description="Admins only: one member's purchases.")
+    ] = None,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Any:
+    """The caller's purchases, newest first (admins: everyone's, or one member's)."""
+    items, next_cursor = await service.list_purchases(
+        session, user, user_id=user_id, limit=limit, cursor=cursor
+    )
+    return {"items": [service.purchase_view(p) for p in items], "next_cursor": next_cursor}
+
+
+@router.get("/purchases/{purchase_id}", response_model=PurchaseRead)
+async def read_purchase(purchase_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+    """The owner's or an admin's; anyone else gets `404`."""
+    return service.purchase_view(await service.visible_purchase(session, purchase_id, user))
+
+
+@router.post("/purchases/{purchase_id}/refund", response_model=PurchaseRead)
+async def refund_purchase(
+    purchase_id: uuid.UUID, _admin: Admin, session: SessionDep, gateway: GatewayDep
+) -> Any:
+    """Refund the whole purchase and withdraw what it granted; a second refund is `409`."""
+    return service.purchase_view(await refunds.refund_purchase(session, gateway, purchase_id))
+
+
+@router.get("/users/me/enrollments", response_model=Page[OwnedCourse], tags=["users"])
+async def my_enrollments(
+    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Any:
+    """The courses the caller owns, most recently bought first."""
+    items, next_cursor = await ownership.enrollments(session, user.id, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/users/me/bookings", response_model=Page[BookedSlot], tags=["users"])
+async def my_bookings(
+    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Any:
+    """The advisory slots the caller booked, most recently booked first."""
+    items, next_cursor = await ownership.bookings(session, user.id, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
