@@ -198,13 +198,15 @@ async def list_courses(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Course], str | None]:
-    stmt = _filtered(select(Course).where(Course.published, ~Course.archived), filters, session)
+    stmt = filtered_courses(
+        select(Course).where(Course.published, ~Course.archived), filters, session
+    )
     return await paginate(
         session, stmt.options(*_CARD), COURSE_SORTS[sort], limit=limit, cursor=cursor
     )
 
 
-def _filtered(stmt: Select[Any], f: CourseFilters, session: AsyncSession) -> Select[Any]:
+def filtered_courses(stmt: Select[Any], f: CourseFilters, session: AsyncSession) -> Select[Any]:
     if f.q:
         if session.get_bind().dialect.name == "postgresql":
             query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), f.q)
