@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -174,8 +175,28 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# PostgreSQL refuses text it can't store (a NUL character above all): the client's input.
+_UNSTORABLE_TEXT = {"22021", "22P05"}  # character_not_in_repertoire, untranslatable_character
+
+
+def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) not in _UNSTORABLE_TEXT:
+        raise exc  # a real failure: the last-resort handler answers 500 and logs it
+    return problem(
+        422,
+        "validation_error",
+        "The request contains characters that can't be stored (such as NUL).",
+        title="Validation failed",
+        errors=[
+            {"loc": ["body"], "msg": "text may not contain NUL characters", "type": "value_error"}
+        ],
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)

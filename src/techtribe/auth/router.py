@@ -68,6 +68,8 @@ async def token(
     """
     if not grant_type:
         raise OAuthError("invalid_request", "The grant_type parameter is required.")
+    if any("\x00" in (value or "") for value in (username, password, refresh_token)):
+        raise OAuthError("invalid_request", "Parameters may not contain NUL characters.")
     if grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required.")
