@@ -120,7 +120,7 @@ def seed(
             await engine.dispose()
 
     added = asyncio.run(run())
-    typer.echo(f"demo data: {added} demo records added")
+    typer.echo(f"demo data: {added} records added")
     typer.echo(
         "demo logins: admin@techtribe.dev / "
         f"{ADMIN_PASSWORD}, ana.torres@techtribe.dev / {INSTRUCTOR_PASSWORD}, "
