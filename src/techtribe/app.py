@@ -28,6 +28,7 @@ from techtribe.ops import instrument
 from techtribe.ops import router as ops_router
 from techtribe.purchases.payments import make_gateway
 from techtribe.purchases.router import router as purchases_router
+from techtribe.revenue.router import router as revenue_router
 from techtribe.security import warm_up
 from techtribe.users.router import router as users_router
 
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(courses_router)
     api.include_router(advisories_router)
     api.include_router(purchases_router)
+    api.include_router(revenue_router)
     app.include_router(api)
     app.include_router(ops_router)
     instrument(app)

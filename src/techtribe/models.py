@@ -6,6 +6,7 @@ from techtribe.courses.models import Course, Enrollment, Lesson, Review, Tag
 from techtribe.db import Base
 from techtribe.notifications.models import OutboxMessage
 from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseItem
+from techtribe.revenue.models import RevenueEntry
 from techtribe.users.models import User
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Purchase",
     "PurchaseItem",
     "RefreshToken",
+    "RevenueEntry",
     "Review",
     "Tag",
     "User",

@@ -41,6 +41,7 @@ from techtribe.purchases.models import (
 from techtribe.purchases.payments import PaymentGateway
 from techtribe.purchases.schemas import PurchaseCreate, PurchaseRead
 from techtribe.purchases.service import money, purchase_view
+from techtribe.revenue.ledger import record_sale, split
 from techtribe.users.models import User
 
 log = logging.getLogger("techtribe.purchases")
@@ -103,12 +104,6 @@ def request_hash(settings: Settings, user_id: uuid.UUID, body: PurchaseCreate) -
     return hmac.new(key, f"{user_id}:{canonical}".encode(), hashlib.sha256).hexdigest()
 
 
-def split(price_cents: int, fee_percent: int) -> tuple[int, int]:
-    """(platform fee, instructor share) of a price; they always add up to the price."""
-    fee = price_cents * fee_percent // 100
-    return fee, price_cents - fee
-
-
 async def checkout(
     session: AsyncSession,
     settings: Settings,
@@ -156,7 +151,7 @@ async def checkout(
         fee, share = split(line.price_cents, settings.platform_fee_percent)
         line.purchase_id, line.position = purchase.id, position
         line.platform_fee_cents, line.instructor_share_cents = fee, share
-        line.created_at = purchase.created_at
+        line.id, line.created_at = uuid.uuid4(), purchase.created_at
         session.add(line)
         if line.kind == ItemKind.course:
             session.add(Enrollment(user_id=buyer_id, course_id=line.target_id))
@@ -166,6 +161,8 @@ async def checkout(
         await session.flush()
     except IntegrityError as exc:
         raise _ownership_conflict(exc) from None
+    for line in lines:  # after the flush: entries refer to the lines' rows
+        record_sale(session, line, purchase.created_at)
 
     charge_id = None
     if total > 0:

@@ -20,6 +20,7 @@ from techtribe.purchases.models import (
 )
 from techtribe.purchases.payments import AlreadyRefunded, PaymentGateway
 from techtribe.purchases.service import load_purchase, money
+from techtribe.revenue.ledger import record_refund
 from techtribe.users.models import User
 
 
@@ -92,6 +93,7 @@ async def _withdraw(session: AsyncSession, purchase: Purchase, items: list[Purch
     now = utcnow()
     for item in items:
         item.refunded_at = now
+        record_refund(session, item, now)
         if item.course_id is not None:
             await session.execute(
                 delete(Enrollment).where(
