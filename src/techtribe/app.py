@@ -24,6 +24,7 @@ from techtribe.notifications.delivery import ConsoleTransport, OutboxDeliverer
 from techtribe.openapi import install_openapi
 from techtribe.ops import instrument
 from techtribe.ops import router as ops_router
+from techtribe.poems.router import router as poems_router
 from techtribe.security import warm_up
 from techtribe.users.router import router as users_router
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth_router)
     api.include_router(users_router)
+    api.include_router(poems_router)
     app.include_router(api)
     app.include_router(ops_router)
     instrument(app)
