@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from techtribe.config import Settings
+from techtribe.poems.demo import seed_poems
 from techtribe.security import hash_password
 from techtribe.users.models import Role, User
 
@@ -64,7 +65,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Add the demo members that are missing; returns how many were added."""
+    """Add the demo members (and their poems) that are missing; returns how many members."""
     async with sessionmaker() as session, session.begin():
         existing = set(
             await session.scalars(
@@ -89,4 +90,6 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
                     bio=demo.bio,
                 )
             )
+        await session.flush()
+        await seed_poems(session)
     return len(missing)

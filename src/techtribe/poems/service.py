@@ -230,8 +230,15 @@ def _escape_like(text: str) -> str:
 
 
 async def rate(
-    session: AsyncSession, *, poem: Poem, rater: User, score: int, comment: str | None
+    session: AsyncSession,
+    *,
+    poem: Poem,
+    rater: User,
+    score: int,
+    comment: str | None,
+    notify: bool = True,
 ) -> PoemRating:
+    """Rate someone else's poem, once; the author is told through the outbox."""
     if poem.author_id == rater.id:
         raise OwnPoem()
     rating = PoemRating(poem_id=poem.id, rater=rater, score=score, comment=comment)
@@ -245,9 +252,8 @@ async def rate(
         raise PoemNotFound() from None  # the foreign key: the poem was deleted meanwhile
     await _move_aggregates(session, poem.id, score, 1)
     await _move_user_count(session, User.id == rater.id, User.ratings_count, 1)
-    author = poem.author
-    if author.email is not None:
-        await _tell_author(session, poem=poem, author=author, rater=rater, rating=rating)
+    if notify and poem.author.email is not None:  # a deleted author has no address
+        await _tell_author(session, poem=poem, author=poem.author, rater=rater, rating=rating)
     return rating
 
 
