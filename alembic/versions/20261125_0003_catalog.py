@@ -1,7 +1,7 @@
 """catalog: courses, lessons, tags, reviews, enrollments, advisory slots, bookings
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-25 04:54:39.484531
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import techtribe.db
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

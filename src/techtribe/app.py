@@ -26,6 +26,7 @@ from techtribe.notifications.delivery import ConsoleTransport, OutboxDeliverer
 from techtribe.openapi import install_openapi
 from techtribe.ops import instrument
 from techtribe.ops import router as ops_router
+from techtribe.poems.router import router as poems_router
 from techtribe.purchases.payments import make_gateway
 from techtribe.purchases.router import router as purchases_router
 from techtribe.revenue.router import router as revenue_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(advisories_router)
     api.include_router(purchases_router)
     api.include_router(revenue_router)
+    api.include_router(poems_router)
     app.include_router(api)
     app.include_router(ops_router)
     instrument(app)

@@ -5,6 +5,7 @@ from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken
 from techtribe.courses.models import Course, Enrollment, Lesson, Review, Tag
 from techtribe.db import Base
 from techtribe.notifications.models import OutboxMessage
+from techtribe.poems.models import Poem, PoemRating
 from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseItem
 from techtribe.revenue.models import RevenueEntry
 from techtribe.users.models import User
@@ -20,6 +21,8 @@ __all__ = [
     "Lesson",
     "OneTimeToken",
     "OutboxMessage",
+    "Poem",
+    "PoemRating",
     "Purchase",
     "PurchaseItem",
     "RefreshToken",

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from techtribe.config import Settings
 from techtribe.courses.demo import seed_catalog
+from techtribe.poems.demo import seed_poems
 from techtribe.security import hash_password
 from techtribe.users.models import Role, User
 
@@ -65,7 +66,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Add the demo members and catalog that are missing; returns how many rows were added."""
+    """Add the demo members, catalog and poems that are missing; returns how many rows."""
     async with sessionmaker() as session, session.begin():
         existing = set(
             await session.scalars(
@@ -92,4 +93,5 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
             )
         await session.flush()
         added = len(missing) + await seed_catalog(session)
+        added += sum(await seed_poems(session))
     return added

@@ -14,6 +14,7 @@ from techtribe.db import utcnow
 from techtribe.errors import NotFound
 from techtribe.notifications.models import OutboxMessage
 from techtribe.pagination import Key, Ordering, paginate
+from techtribe.poems.service import remove_member_content
 from techtribe.users.models import Role, User
 
 DELETED_NAME = "Deleted user"
@@ -78,6 +79,8 @@ async def get_instructor(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 async def delete_account(session: AsyncSession, user: User) -> None:
     """Remove personal data but keep the row, so purchases stay whole for accounting."""
+    # Their poems and ratings go, and the averages of the poems they rated follow.
+    await remove_member_content(session, user)
     user.email = None
     user.full_name = DELETED_NAME
     user.password_hash = None

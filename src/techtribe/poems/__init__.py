@@ -1,0 +1,1 @@
+"""Poems: members publish poems, others rate them."""
