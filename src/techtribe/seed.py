@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from techtribe.config import Settings
 from techtribe.courses.demo import seed_catalog
 from techtribe.poems.demo import seed_poems
+from techtribe.purchases.demo import seed_sales
 from techtribe.security import hash_password
 from techtribe.users.models import Role, User
 
@@ -66,7 +67,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 
 
 async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Add the demo members, catalog and poems that are missing; returns how many rows."""
+    """Add the demo members, catalog, poems and sales that are missing; returns how many."""
     async with sessionmaker() as session, session.begin():
         existing = set(
             await session.scalars(
@@ -94,4 +95,5 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
         await session.flush()
         added = len(missing) + await seed_catalog(session)
         added += sum(await seed_poems(session))
-    return added
+    # Sales go through checkout, which commits each one: after the members exist.
+    return added + await seed_sales(sessionmaker, settings)
