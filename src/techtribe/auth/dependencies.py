@@ -18,7 +18,8 @@ from techtribe.users.models import Role, User
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain `def` dependency in the thread pool, on every request.
     settings: Settings = request.app.state.settings
     return settings
 

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from techtribe.purchases.payments import PaymentGateway
 
 
-def get_gateway(request: Request) -> PaymentGateway:
+async def get_gateway(request: Request) -> PaymentGateway:
+    # async: FastAPI runs a plain `def` dependency in the thread pool, on every request.
     gateway: PaymentGateway = request.app.state.payment_gateway
     return gateway
 
