@@ -57,6 +57,14 @@ def upgrade() -> None:
         "revenue_entries",
         ["instructor_id", "occurred_at"],
         unique=False,
+        postgresql_include=[
+            "currency",
+            "month",
+            "gross_cents",
+            "refunded_cents",
+            "platform_fee_cents",
+            "instructor_share_cents",
+        ],
     )
     op.create_index(
         "ix_revenue_entries_occurred_at", "revenue_entries", ["occurred_at"], unique=False

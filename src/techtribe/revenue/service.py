@@ -23,6 +23,7 @@ SALE_ORDER = Ordering(
     ),
 )
 
+_AMOUNTS = ("gross_cents", "refunded_cents", "platform_fee_cents", "instructor_share_cents")
 _SUMS = (
     func.sum(RevenueEntry.gross_cents).label("gross_cents"),
     func.sum(RevenueEntry.refunded_cents).label("refunded_cents"),
@@ -68,32 +69,34 @@ async def report(
     where = period.over(RevenueEntry.occurred_at)
     if instructor_id is not None:
         where.append(RevenueEntry.instructor_id == instructor_id)
-    totals_rows = await session.execute(
-        select(RevenueEntry.currency, *_SUMS)
-        .where(*where)
-        .group_by(RevenueEntry.currency)
-        .order_by(RevenueEntry.currency)
-    )
-    totals = [Totals(**_totals(row)) for row in totals_rows]
-    if group == "month":
-        rows = await session.execute(
-            select(RevenueEntry.month, RevenueEntry.currency, *_SUMS)
-            .where(*where)
-            .group_by(RevenueEntry.month, RevenueEntry.currency)
-            .order_by(RevenueEntry.month, RevenueEntry.currency)
+    key = {"month": RevenueEntry.month, "instructor": RevenueEntry.instructor_id}.get(group or "")
+    # One pass over the ledger: per-currency totals are added up from the group rows.
+    columns = [RevenueEntry.currency] if key is None else [key, RevenueEntry.currency]
+    rows = list(
+        await session.execute(
+            select(*columns, *_SUMS).where(*where).group_by(*columns).order_by(*columns)
         )
+    )
+    totals = _currency_totals(rows)
+    if group == "month":
         return totals, [MonthTotals(month=row.month, **_totals(row)) for row in rows]
     if group == "instructor":
-        rows = await session.execute(
-            select(RevenueEntry.instructor_id, RevenueEntry.currency, *_SUMS)
-            .where(*where)
-            .group_by(RevenueEntry.instructor_id, RevenueEntry.currency)
-            .order_by(RevenueEntry.instructor_id, RevenueEntry.currency)
-        )
         return totals, [
             InstructorTotals(instructor_id=row.instructor_id, **_totals(row)) for row in rows
         ]
     return totals, []
+
+
+def _currency_totals(rows: list[Any]) -> list[Totals]:
+    sums: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = sums.setdefault(
+            row.currency,
+            {"currency": row.currency, **dict.fromkeys(_AMOUNTS, 0)},
+        )
+        for name in _AMOUNTS:
+            entry[name] += int(getattr(row, name))
+    return [Totals(**sums[currency]) for currency in sorted(sums)]
 
 
 async def sale_lines(
