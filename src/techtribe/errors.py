@@ -179,9 +179,23 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 _UNSTORABLE_TEXT = {"22021", "22P05"}  # character_not_in_repertoire, untranslatable_character
 
 
+# Two transactions in each other's way (rare: lock order is kept where it can be): the
+# database cancelled this one, nothing was written, and the same request may succeed now.
+_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
 def _database_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if getattr(exc.orig, "sqlstate", None) not in _UNSTORABLE_TEXT:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE:
+        return problem(
+            409,
+            "concurrent_update",
+            "Another request changed the same data at the same time; nothing was saved. "
+            "Retry the request.",
+            headers={"Retry-After": "1"},
+        )
+    if sqlstate not in _UNSTORABLE_TEXT:
         raise exc  # a real failure: the last-resort handler answers 500 and logs it
     return problem(
         422,
