@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from fastapi import FastAPI
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.notifications.models import OutboxMessage
@@ -136,3 +139,25 @@ def assert_unauthorized(response: httpx.Response, code: str) -> dict[str, Any]:
     body = assert_problem(response, 401, code)
     assert response.headers.get("www-authenticate", "").startswith("Bearer"), response.headers
     return body
+
+
+@contextmanager
+def counting_queries(app: FastAPI) -> Iterator[list[str]]:
+    """The SQL queries the app runs meanwhile, without the outbox sender's polling.
+
+    The embedded mode delivers e-mail from a background task on the same engine; its
+    statements (on the `outbox` table) and transaction control (`BEGIN IMMEDIATE` on
+    SQLite) are not the request's queries.
+    """
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "outbox" not in statement and not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    sync_engine = app.state.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)

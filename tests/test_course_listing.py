@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.catalog import create_course, enroll, walk
-from tests.helpers import API, assert_problem, member
+from tests.helpers import API, assert_problem, counting_queries, member
 
 
 def unique_tag() -> str:
@@ -209,21 +206,6 @@ async def test_pages_stay_whole_when_courses_are_added_while_paging(
 
     seen = [item["id"] for item in first["items"] + rest]
     assert seen == expected_order(before, "newest")
-
-
-@contextmanager
-def counting_queries(app: FastAPI) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    sync_engine = app.state.engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", count)
 
 
 async def test_a_page_costs_the_same_few_queries_whatever_its_size(

@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from techtribe.poems.models import Poem, PoemRating
 from techtribe.seed import seed
 from tests.conftest import make_settings
-from tests.helpers import API, Member, assert_problem, assert_unauthorized, member
+from tests.helpers import API, Member, assert_problem, assert_unauthorized, counting_queries, member
 from tests.poem_factories import (
     counts_of,
     marker,
@@ -518,21 +518,12 @@ async def test_a_page_takes_a_fixed_number_of_queries(
         author = await member(client, db)
         for _ in range(3):
             await publish(client, author, title=mark)
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    sync_engine = app.state.engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", count)
-    try:
+    with counting_queries(app) as statements:
         small = await client.get(f"{API}/poems", params={"q": mark, "limit": 1})
         small_count = len(statements)
         statements.clear()
         large = await client.get(f"{API}/poems", params={"q": mark, "limit": 9})
         large_count = len(statements)
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", count)
 
     assert len(small.json()["items"]) == 1
     assert len(large.json()["items"]) == 9

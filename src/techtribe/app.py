@@ -22,7 +22,10 @@ from techtribe.db import create_engine, create_sessionmaker
 from techtribe.docs import mount_docs
 from techtribe.errors import install_error_handlers
 from techtribe.middleware import BodySizeLimit, UnhandledErrors
-from techtribe.notifications.delivery import ConsoleTransport, OutboxDeliverer
+from techtribe.notifications.delivery import OutboxDeliverer, Sender
+from techtribe.notifications.jobs import QueueDispatcher, make_queue
+from techtribe.notifications.router import router as outbox_router
+from techtribe.notifications.transports import make_transport
 from techtribe.openapi import install_openapi
 from techtribe.ops import instrument
 from techtribe.ops import router as ops_router
@@ -51,18 +54,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await warm_up(settings.bcrypt_rounds)
-        if settings.email_transport != "console":
-            log.warning(
-                "EMAIL_TRANSPORT=%s is not available in this release: e-mails go to the console",
-                settings.email_transport,
-            )
-        deliverer_task = asyncio.create_task(app.state.outbox.run(), name="outbox-deliverer")
+        outbox = app.state.outbox
+        deliverer_task = None
+        if isinstance(outbox, OutboxDeliverer):
+            deliverer_task = asyncio.create_task(outbox.run(), name="outbox-deliverer")
         try:
             yield
         finally:
-            deliverer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await deliverer_task
+            if deliverer_task is not None:
+                deliverer_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await deliverer_task
+            else:
+                await outbox.aclose()
+            await app.state.mail_transport.aclose()
             await app.state.payment_gateway.aclose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
@@ -84,12 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.login_throttle = LoginThrottle(settings, app.state.redis)
     app.state.payment_gateway = make_gateway(settings)
-    app.state.outbox = OutboxDeliverer(
-        app.state.sessionmaker,
-        ConsoleTransport(),
-        poll_seconds=settings.outbox_poll_seconds,
-        lock_rows=not settings.is_sqlite,
-    )
+    # With Redis, `techtribe worker` sends the e-mails; without, this process does.
+    app.state.mail_transport = make_transport(settings)
+    if settings.redis_url:
+        app.state.outbox = QueueDispatcher(make_queue(settings), settings)
+    else:
+        app.state.outbox = OutboxDeliverer(
+            Sender(app.state.sessionmaker, app.state.mail_transport, settings),
+            poll_seconds=settings.outbox_poll_seconds,
+        )
 
     install_error_handlers(app)
     # Added innermost first: UnhandledErrors sits inside the request-id middleware.
@@ -113,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(purchases_router)
     api.include_router(revenue_router)
     api.include_router(poems_router)
+    api.include_router(outbox_router)
     app.include_router(api)
     app.include_router(ops_router)
     instrument(app)

@@ -130,24 +130,40 @@ def seed(
 
 @app.command()
 def worker() -> None:
-    """Deliver the outbox from a separate process (Redis job queue: a later release)."""
-    from techtribe.notifications.delivery import ConsoleTransport, OutboxDeliverer
+    """Run the background job worker: e-mail delivery from the Redis queue (REDIS_URL).
+
+    Without REDIS_URL it sends the outbox in-process, like the API's embedded mode.
+    """
+    from techtribe.notifications.delivery import OutboxDeliverer, Sender
+    from techtribe.notifications.jobs import build_worker
+    from techtribe.notifications.transports import make_transport
 
     settings = get_settings()
     setup_logging(settings)
 
-    async def run() -> None:
-        engine = create_engine(settings)
-        deliverer = OutboxDeliverer(
-            create_sessionmaker(engine),
-            ConsoleTransport(),
-            poll_seconds=settings.outbox_poll_seconds,
-            lock_rows=not settings.is_sqlite,
-        )
+    async def run_queue() -> None:
+        job_worker = build_worker(settings)
         try:
-            await deliverer.run()
+            await job_worker.start()
         finally:
+            await job_worker.queue.disconnect()
+
+    async def run_embedded() -> None:
+        engine = create_engine(settings)
+        transport = make_transport(settings)
+        sender = Sender(create_sessionmaker(engine), transport, settings)
+        try:
+            await OutboxDeliverer(sender, poll_seconds=settings.outbox_poll_seconds).run()
+        finally:
+            await transport.aclose()
             await engine.dispose()
 
-    typer.echo("worker: delivering the outbox (Ctrl+C to stop)")
-    asyncio.run(run())
+    if settings.redis_url:
+        typer.echo(
+            f"worker: queue {settings.job_queue_name}, e-mail via {settings.email_transport} "
+            "(Ctrl+C to stop)"
+        )
+        asyncio.run(run_queue())
+    else:
+        typer.echo("worker: no REDIS_URL, sending the outbox in-process (Ctrl+C to stop)")
+        asyncio.run(run_embedded())

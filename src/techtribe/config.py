@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     mailgun_domain: str | None = None
     mailgun_base_url: str = "https://api.mailgun.net"
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    # Tries per e-mail, the first included; then the outbox row is marked failed.
+    email_max_attempts: int = Field(default=5, ge=1, le=20)
+    # Backoff: the n-th retry waits base * 2^(n-1) seconds (30 s, 1 min, 2 min, 4 min...).
+    email_retry_base_seconds: float = Field(default=30.0, gt=0)
+    # Limit of one SMTP or Mailgun exchange. A sender holds a row for twice this long
+    # (its lease); only after that may another worker take it over.
+    email_send_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # How often the worker looks for pending rows that were never queued (a divisor of 60).
+    email_sweep_seconds: int = Field(default=30, ge=1, le=60)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Comma-separated origins allowed to call the API from a browser (empty: same origin only).
@@ -88,10 +97,28 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("public_base_url", "payment_gateway_url")
+    @field_validator("public_base_url", "payment_gateway_url", "mailgun_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("email_sweep_seconds")
+    @classmethod
+    def _divides_a_minute(cls, value: int) -> int:
+        # The sweep is a cron job: "every N seconds" is exact only for divisors of 60.
+        if 60 % value:
+            raise ValueError("EMAIL_SWEEP_SECONDS must divide 60 (1, 2, 3, 5, 10, 15, 20, 30, 60)")
+        return value
+
+    @model_validator(mode="after")
+    def _mailgun_needs_credentials(self) -> Settings:
+        if self.email_transport == "mailgun" and not (
+            self.mailgun_api_key
+            and self.mailgun_api_key.get_secret_value().strip()
+            and self.mailgun_domain
+        ):
+            raise ValueError("EMAIL_TRANSPORT=mailgun needs MAILGUN_API_KEY and MAILGUN_DOMAIN")
+        return self
 
     @model_validator(mode="after")
     def _gateway_needs_key(self) -> Settings:
@@ -120,6 +147,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def email_lease_seconds(self) -> float:
+        """How long a sender holds an outbox row: past it, the row is free to take over."""
+        return 2 * self.email_send_timeout_seconds
+
+    @property
+    def job_queue_name(self) -> str:
+        """The saq queue of this deployment (its Redis keys are `saq:<name>:...`)."""
+        return f"{self.redis_key_prefix}-email"
 
     @property
     def json_logs(self) -> bool:

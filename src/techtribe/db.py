@@ -127,9 +127,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
-        if session.info.pop("outbox_dirty", False):
-            # New messages were committed: let the deliverer pick them up now.
-            request.app.state.outbox.wake()
+        if message_ids := session.info.pop("outbox_ids", None):
+            # New messages were committed: queue them (Redis) or wake the in-process sender.
+            await request.app.state.outbox.notify(message_ids)
 
 
 # scope="function": the commit happens before the response is sent, so a client never

@@ -177,6 +177,9 @@ async def cancel_slot(
                 "What you paid for it is refunded to your card.\n"
             ),
             slot_id=str(slot.id),
+            name=booking.user.full_name,
+            topic=slot.topic,
+            starts_at=f"{slot.starts_at:%Y-%m-%d %H:%M} UTC",
         )
     await session.flush()
     return slot

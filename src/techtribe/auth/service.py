@@ -242,6 +242,8 @@ async def register(
         text=f"Hello {full_name},\n\nWelcome to TechTribe! Confirm your e-mail address:\n{link}\n",
         token=token,
         link=link,
+        name=full_name,
+        valid_hours=settings.email_verify_token_hours,
     )
     return user
 
@@ -317,6 +319,8 @@ async def request_password_reset(session: AsyncSession, settings: Settings, emai
         ),
         token=token,
         link=link,
+        name=user.full_name,
+        valid_minutes=settings.password_reset_token_minutes,
     )
 
 

@@ -33,3 +33,5 @@ class OutboxMessage(UUIDPk, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set while a sender holds the row (its lease); past it, another sender may take over.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

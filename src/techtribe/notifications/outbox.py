@@ -22,6 +22,8 @@ async def enqueue(
 ) -> OutboxMessage:
     """Add a message; it is sent only if the surrounding transaction commits."""
     message = OutboxMessage(
+        # Known before the flush, so `get_session` can queue it right after the commit.
+        id=uuid.uuid4(),
         kind=kind,
         recipient=recipient,
         subject=subject,
@@ -29,6 +31,6 @@ async def enqueue(
         payload={"text": text, **data},
     )
     session.add(message)
-    # Read by `get_session` after the commit to wake the deliverer at once.
-    session.info["outbox_dirty"] = True
+    # Read by `get_session` after the commit, to send at once (a lost id is swept later).
+    session.info.setdefault("outbox_ids", []).append(message.id)
     return message

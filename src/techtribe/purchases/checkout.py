@@ -333,4 +333,11 @@ async def _mail_receipt(
             f"{view.card.brand} ending in {view.card.last4}.\nPurchase id: {view.id}\n"
         ),
         purchase_id=str(view.id),
+        name=name,
+        items=[
+            {"title": item.title, "price": money(item.price_cents, item.currency)}
+            for item in view.items
+        ],
+        total=money(view.total_cents, view.currency),
+        card=f"{view.card.brand} card ending in {view.card.last4}",
     )

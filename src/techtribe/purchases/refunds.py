@@ -134,4 +134,7 @@ async def _mail_refund(
             f"{purchase.card_last4}.\n"
         ),
         purchase_id=str(purchase.id),
+        name=buyer.full_name,
+        amount=money(amount, purchase.currency),
+        card=f"{purchase.card_brand} card ending in {purchase.card_last4}",
     )

@@ -1,0 +1,173 @@
+"""The Redis job queue (saq): one job per outbox row, a sweep for rows never queued.
+
+Job keys are `outbox:<message id>:<tries so far>`: enqueuing the same message twice in
+the same state makes one job (saq refuses a key it holds), while the follow-up after a
+failed try gets a key of its own, scheduled for the row's `next_attempt_at`. The row in
+the database stays the source of truth: a job for a row that is sent, failed, not due
+or held by another sender does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from saq import CronJob, Queue, Worker
+from saq.queue.redis import RedisQueue
+from saq.types import Context, PartialTimersDict
+
+from techtribe.config import Settings
+from techtribe.db import create_engine, create_sessionmaker
+from techtribe.notifications.delivery import Outcome, Sender
+from techtribe.notifications.transports import make_transport
+
+log = logging.getLogger("techtribe.outbox")
+
+SWEEP_LIMIT = 1000
+# Tries of a job that raised (the database was down...), not of the e-mail: those are
+# counted in the row and scheduled by the job itself.
+JOB_RETRIES = 3
+
+
+class WorkerContext(Context, total=False):
+    sender: Sender
+    settings: Settings
+
+
+def make_queue(settings: Settings) -> RedisQueue:
+    assert settings.redis_url, "the job queue needs REDIS_URL"
+    return RedisQueue.from_url(settings.redis_url, name=settings.job_queue_name)
+
+
+def job_key(message_id: uuid.UUID, attempts: int) -> str:
+    return f"outbox:{message_id}:{attempts}"
+
+
+async def enqueue_delivery(
+    queue: Queue,
+    settings: Settings,
+    message_id: uuid.UUID,
+    attempts: int,
+    *,
+    at: datetime | None = None,
+) -> bool:
+    """Queue "deliver this row"; False if that job is already queued (nothing to do)."""
+    job = await queue.enqueue(
+        "deliver_outbox_message",
+        key=job_key(message_id, attempts),
+        message_id=str(message_id),
+        # saq's defaults are 10 s and no retries: set both. The job may run as long as
+        # the row's lease, never longer, so no second sender can take the row meanwhile.
+        timeout=math.floor(settings.email_lease_seconds) or 1,
+        retries=JOB_RETRIES,
+        retry_delay=settings.email_retry_base_seconds,
+        retry_backoff=True,
+        scheduled=math.ceil(at.timestamp()) if at else 0,
+        ttl=3600,
+    )
+    return job is not None
+
+
+class QueueDispatcher:
+    """API side with REDIS_URL: after a commit, queue a job per new outbox row."""
+
+    def __init__(self, queue: RedisQueue, settings: Settings) -> None:
+        self._queue = queue
+        self._settings = settings
+
+    async def notify(self, message_ids: Iterable[uuid.UUID]) -> None:
+        for message_id in message_ids:
+            try:
+                await enqueue_delivery(self._queue, self._settings, message_id, 0)
+            except Exception as exc:
+                # The row is committed: the worker's sweep will queue it.
+                log.warning(
+                    "could not queue outbox message %s (%s); the sweep will",
+                    message_id,
+                    type(exc).__name__,
+                )
+
+    async def aclose(self) -> None:
+        # Not `queue.disconnect()`: that unsubscribes a pub/sub channel this side never
+        # used, and fails when Redis is down; closing the client is all there is to do.
+        await self._queue.redis.aclose()
+
+
+async def deliver_outbox_message(ctx: WorkerContext, *, message_id: str) -> str:
+    """The job: one try at one outbox row; a failed try queues the next one."""
+    settings = ctx["settings"]
+    result = await ctx["sender"].deliver(uuid.UUID(message_id))
+    if result.outcome is Outcome.retry:
+        await enqueue_delivery(
+            ctx["worker"].queue,
+            settings,
+            uuid.UUID(message_id),
+            result.attempts,
+            at=result.next_attempt_at,
+        )
+    return result.outcome.value
+
+
+async def sweep_outbox(ctx: WorkerContext) -> int:
+    """Queue every row that is pending and due but not queued (e.g. a crash after commit)."""
+    settings = ctx["settings"]
+    due = await ctx["sender"].due(limit=SWEEP_LIMIT)
+    queued = 0
+    for message_id, attempts in due:
+        queued += await enqueue_delivery(ctx["worker"].queue, settings, message_id, attempts)
+    if queued:
+        log.info("outbox sweep queued %d pending message(s)", queued)
+    return queued
+
+
+def sweep_cron(seconds: int) -> str:
+    """A croniter expression for "every `seconds` seconds" (the sixth field is seconds)."""
+    return "* * * * *" if seconds == 60 else f"* * * * * */{seconds}"
+
+
+def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[Any]:
+    """The saq worker of `techtribe worker`: delivery jobs plus the periodic sweep."""
+    queue = queue or make_queue(settings)
+    engine = create_engine(settings)
+    transport = make_transport(settings)
+
+    async def startup(ctx: WorkerContext) -> None:
+        ctx["settings"] = settings
+        ctx["sender"] = Sender(create_sessionmaker(engine), transport, settings)
+        # Rows left pending while no worker ran go out now, not at the first sweep.
+        await sweep_outbox(ctx)
+
+    async def shutdown(ctx: WorkerContext) -> None:
+        await transport.aclose()
+        await engine.dispose()
+
+    # saq's own sweep: jobs of a worker that died are re-queued once past their timeout.
+    # (saq's other timers at their defaults; its typing wants all four.)
+    timers: PartialTimersDict = {
+        "schedule": 1,
+        "worker_info": 10,
+        "sweep": settings.email_sweep_seconds,
+        "abort": 1,
+    }
+    return Worker(
+        queue,
+        functions=[deliver_outbox_message],
+        cron_jobs=[
+            CronJob(
+                sweep_outbox,
+                cron=sweep_cron(settings.email_sweep_seconds),
+                timeout=max(settings.email_sweep_seconds, 10),
+                retries=1,
+            )
+        ],
+        startup=startup,
+        shutdown=shutdown,
+        concurrency=10,
+        timers=timers,
+        # On SIGTERM, give sends in flight the time they may take.
+        shutdown_grace_period_s=math.ceil(settings.email_send_timeout_seconds),
+    )

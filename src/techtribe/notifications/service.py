@@ -1,0 +1,56 @@
+"""Admin operations on the outbox: list by status, send a failed message again."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from techtribe.db import utcnow
+from techtribe.errors import Conflict, NotFound
+from techtribe.notifications.models import OutboxMessage
+from techtribe.notifications.schemas import OutboxStatus
+from techtribe.pagination import Key, Ordering, paginate
+
+NEWEST = Ordering(
+    "newest",
+    (
+        Key.timestamp(OutboxMessage.created_at, descending=True),
+        Key.uuid(OutboxMessage.id, descending=True),
+    ),
+)
+
+
+class MessageNotFound(NotFound):
+    detail_text = "No such outbox message."
+
+
+class NotFailed(Conflict):
+    code = "not_failed"
+    detail_text = "Only a failed message can be retried."
+
+
+async def list_messages(
+    session: AsyncSession, *, status: OutboxStatus | None, limit: int, cursor: str | None
+) -> tuple[list[OutboxMessage], str | None]:
+    stmt = select(OutboxMessage)
+    if status is not None:
+        stmt = stmt.where(OutboxMessage.status == status)
+    return await paginate(session, stmt, NEWEST, limit=limit, cursor=cursor)
+
+
+async def retry(session: AsyncSession, message_id: uuid.UUID) -> OutboxMessage:
+    """Failed -> pending with a fresh count of tries; queued once the request commits."""
+    message = await session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None:
+        raise MessageNotFound()
+    if message.status != "failed":
+        raise NotFailed()
+    message.status = "pending"
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    message.locked_until = None
+    session.info.setdefault("outbox_ids", []).append(message.id)
+    await session.flush()
+    return message

@@ -1,0 +1,215 @@
+"""Delivery end to end: API -> outbox -> (Redis queue + worker | in-process sender) -> SMTP.
+
+Every test runs on both lanes: through the saq worker and real Redis on the PostgreSQL
+lane, through the embedded in-process sender on the SQLite lane. The SMTP server is real
+(aiosmtpd on a local port); so is the worker process of the crash test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from techtribe.notifications.outbox import enqueue
+from tests.conftest import client_for
+from tests.helpers import API, member, outbox_for, register, unique_email
+from tests.mailing import (
+    api_and_sender,
+    mail_settings,
+    row,
+    sending,
+    settled,
+    smtp_server,
+    start_worker,
+    stop,
+    wait_until,
+)
+
+
+def body(message: EmailMessage, kind: str = "plain") -> str:
+    part = message.get_body((kind,))
+    assert part is not None
+    content: str = part.get_content()  # type: ignore[attr-defined]
+    return content
+
+
+def verify_token(message: EmailMessage) -> str:
+    match = re.search(r"https://techtribe\.test/#/verify-email\?token=([\w-]+)", body(message))
+    assert match, body(message)
+    return match[1]
+
+
+async def add_unqueued_message(db: AsyncSession, recipient: str, text: str) -> uuid.UUID:
+    """A row committed outside any request: nobody was told (as if the API died right then)."""
+    message = await enqueue(
+        db, kind="announcement", recipient=recipient, subject="News from TechTribe", text=text
+    )
+    await db.commit()
+    return message.id
+
+
+async def test_registration_mails_one_email_with_a_working_verify_link(
+    migrated: None, db: AsyncSession
+) -> None:
+    async with smtp_server() as (inbox, port):
+        settings = mail_settings(port)
+        async with api_and_sender(settings) as app, client_for(app) as client:
+            user = await register(client, full_name="Ada Lovelace")
+            email = user["email"]
+            [queued] = await outbox_for(db, email, "welcome")
+            sent = await settled(db, queued.id)
+            assert (sent.status, sent.attempts, sent.last_error) == ("sent", 1, None)
+
+            [mail] = inbox.to(email)
+            assert mail["Subject"] == "Welcome to TechTribe: please confirm your e-mail"
+            assert mail["Message-ID"] == f"<{queued.id}@techtribe.dev>"
+            assert "Hello Ada Lovelace," in body(mail)
+            token = verify_token(mail)
+            assert f'href="https://techtribe.test/#/verify-email?token={token}"' in body(
+                mail, "html"
+            )
+
+            verified = await client.post(f"{API}/auth/verify-email", json={"token": token})
+            assert verified.status_code == 204, verified.text
+            await asyncio.sleep(1)
+            assert len(inbox.to(email)) == 1
+
+
+async def test_a_server_failing_twice_then_accepting_delivers_once(
+    migrated: None, db: AsyncSession
+) -> None:
+    async with smtp_server() as (inbox, port):
+        email = unique_email()
+        inbox.fail(email, times=2)
+        settings = mail_settings(port, email_max_attempts=3)
+        async with api_and_sender(settings) as app, client_for(app) as client:
+            await register(client, email=email)
+            [queued] = await outbox_for(db, email, "welcome")
+            sent = await settled(db, queued.id)
+
+            assert (sent.status, sent.attempts) == ("sent", 3)
+            assert sent.last_error is not None
+            assert "451" in sent.last_error
+            assert inbox.refused.count(email) == 2
+            assert len(inbox.to(email)) == 1
+
+
+async def test_a_server_always_failing_ends_failed_after_the_configured_tries(
+    migrated: None, db: AsyncSession
+) -> None:
+    async with smtp_server() as (inbox, port):
+        email = unique_email()
+        inbox.fail(email, times=-1, reply="550 5.1.1 Mailbox unavailable")
+        settings = mail_settings(port, email_max_attempts=3)
+        async with api_and_sender(settings) as app, client_for(app) as client:
+            await register(client, email=email)
+            [queued] = await outbox_for(db, email, "welcome")
+            failed = await settled(db, queued.id)
+
+            assert (failed.status, failed.attempts) == ("failed", 3)
+            assert failed.last_error is not None
+            assert "550" in failed.last_error
+            assert str(queued.payload["token"]) not in failed.last_error
+            assert inbox.refused.count(email) == 3
+            assert inbox.to(email) == []
+            await asyncio.sleep(1)
+            assert inbox.refused.count(email) == 3  # no fourth try
+
+
+async def test_admin_retry_sends_a_failed_message_again(migrated: None, db: AsyncSession) -> None:
+    async with smtp_server() as (inbox, port):
+        email = unique_email()
+        inbox.fail(email, times=-1, reply="550 5.1.1 Mailbox unavailable")
+        settings = mail_settings(port, email_max_attempts=2)
+        async with api_and_sender(settings) as app, client_for(app) as client:
+            admin = await member(client, db, role="admin")
+            await register(client, email=email)
+            [queued] = await outbox_for(db, email, "welcome")
+            assert (await settled(db, queued.id)).status == "failed"
+            listed = await client.get(f"{API}/admin/outbox?status=failed", headers=admin.headers)
+            assert str(queued.id) in {item["id"] for item in listed.json()["items"]}
+
+            del inbox.rules[email]  # the mailbox works again
+            retried = await client.post(
+                f"{API}/admin/outbox/{queued.id}/retry", headers=admin.headers
+            )
+            assert retried.status_code == 200, retried.text
+            assert (retried.json()["status"], retried.json()["attempts"]) == ("pending", 0)
+            sent = await settled(db, queued.id)
+
+            assert (sent.status, sent.attempts) == ("sent", 1)
+            assert len(inbox.to(email)) == 1
+
+
+async def test_rows_pending_before_the_sender_starts_go_out_at_start(
+    migrated: None, db: AsyncSession
+) -> None:
+    async with smtp_server() as (inbox, port):
+        settings = mail_settings(port)
+        recipient = unique_email()
+        message_id = await add_unqueued_message(db, recipient, "Hello,\n\nWe were waiting.\n")
+
+        async with sending(settings):
+            sent = await settled(db, message_id)
+
+        assert sent.status == "sent"
+        [mail] = inbox.to(recipient)
+        assert "We were waiting." in body(mail)
+
+
+async def test_the_sweep_sends_a_row_committed_but_never_queued(
+    migrated: None, db: AsyncSession
+) -> None:
+    async with smtp_server() as (inbox, port):
+        settings = mail_settings(port)
+        recipient = unique_email()
+        async with sending(settings):
+            await asyncio.sleep(1.5)  # past the start-up round: only the sweep can find it
+            message_id = await add_unqueued_message(db, recipient, "Hello,\n\nSwept up.\n")
+            sent = await settled(db, message_id)
+
+        assert sent.status == "sent"
+        [mail] = inbox.to(recipient)
+        assert "Swept up." in body(mail)
+
+
+async def test_a_worker_killed_mid_send_is_replaced_and_the_email_goes_out_once(
+    migrated: None, db: AsyncSession, tmp_path: Path
+) -> None:
+    async with smtp_server() as (inbox, port):
+        settings = mail_settings(port, email_send_timeout_seconds=3)
+        recipient = unique_email()
+        rule = inbox.hold(recipient)  # the first try hangs in the SMTP conversation
+        message_id = await add_unqueued_message(db, recipient, "Hello,\n\nSurvived a crash.\n")
+
+        first = await start_worker(settings, tmp_path)
+        try:
+
+            async def held() -> bool:
+                return rule.held.is_set()
+
+            await wait_until(held, seconds=60, what="the first worker to reach the server")
+            first.kill()  # SIGKILL: no clean-up, its claim on the row stays
+            await first.wait()
+        finally:
+            await stop(first)
+        assert rule.hold is not None
+        rule.hold.set()
+        claimed = await row(db, message_id)
+        assert (claimed.status, claimed.attempts) == ("pending", 1)
+        assert claimed.locked_until is not None
+
+        second = await start_worker(settings, tmp_path)
+        try:
+            sent = await settled(db, message_id)
+            assert (sent.status, sent.attempts) == ("sent", 2)
+            await asyncio.sleep(1.5)
+            assert len(inbox.to(recipient)) == 1
+            assert "Survived a crash." in body(inbox.to(recipient)[0])
+        finally:
+            await stop(second)
