@@ -111,9 +111,24 @@ def pytest_report_header() -> str:
     return f"techtribe test backends: {BACKEND_NOTE}"
 
 
+# Every Redis key of this run carries it (limits, locks, saq queues), so it can be dropped.
+RUN_KEY_PREFIX = f"techtribe-test-{os.getpid()}"
+
+
 def pytest_sessionfinish() -> None:
     if ON_POSTGRES and not os.environ.get("TEST_DATABASE_URL"):
         asyncio.run(_drop_postgres_database())
+    if TEST_REDIS:
+        asyncio.run(_drop_redis_keys())
+
+
+async def _drop_redis_keys() -> None:
+    client = aioredis.from_url(TEST_REDIS)
+    try:
+        async for key in client.scan_iter(match=f"*{RUN_KEY_PREFIX}-*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
 
 
 async def _drop_postgres_database() -> None:
@@ -130,7 +145,7 @@ def make_settings(**overrides: object) -> Settings:
         "environment": "test",
         "database_url": DATABASE_URL,
         "redis_url": TEST_REDIS,
-        "redis_key_prefix": f"techtribe-test-{uuid.uuid4().hex[:12]}",
+        "redis_key_prefix": f"{RUN_KEY_PREFIX}-{uuid.uuid4().hex[:12]}",
         "bcrypt_rounds": 4,
         "jwt_secret": "test-secret-0123456789abcdef0123456789",
         "outbox_poll_seconds": 0.5,
