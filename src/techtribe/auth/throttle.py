@@ -60,7 +60,8 @@ class LoginThrottle:
             pipe.incr(self._in_flight_prefix + key)
             pipe.expire(self._in_flight_prefix + key, RESERVATION_SECONDS)
             count, _ = await pipe.execute()
-        return int(count)
+        # Never below 1 (this attempt): a release after the key expired leaves it negative.
+        return max(1, int(count))
 
     async def _release(self, key: str) -> None:
         if self._redis is None:
