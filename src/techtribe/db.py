@@ -75,7 +75,10 @@ class Timestamps:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """The async engine for `DATABASE_URL`: asyncpg on PostgreSQL, aiosqlite embedded."""
-    kwargs: dict[str, Any] = {"echo": settings.database_echo, "pool_pre_ping": True}
+    # No pre-ping: it is a round trip per request. A connection the server dropped fails
+    # once and is replaced (asyncpg's disconnect errors invalidate it); recycling keeps
+    # connections younger than typical idle timeouts.
+    kwargs: dict[str, Any] = {"echo": settings.database_echo, "pool_recycle": 1800}
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
     else:

@@ -70,7 +70,10 @@ COURSE_SORTS = {
 
 # Everything a course answer shows, loaded with the page: instructor by join, tags in one
 # more query for the whole page.
-_CARD = (joinedload(Course.instructor), selectinload(Course.tags))
+_CARD = (
+    joinedload(Course.instructor).load_only(User.id, User.full_name),
+    selectinload(Course.tags).load_only(Tag.name),
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,11 @@ async def load_course(session: AsyncSession, course_id: uuid.UUID) -> Course:
     course = await session.scalar(
         select(Course)
         .where(Course.id == course_id)
-        .options(*_CARD, selectinload(Course.lessons))
+        .options(
+            *_CARD,
+            # The outline: titles only, not every lesson's text.
+            selectinload(Course.lessons).load_only(Lesson.id, Lesson.title, Lesson.position),
+        )
         .execution_options(populate_existing=True)
     )
     if course is None:
