@@ -1,0 +1,1 @@
+"""Benchmarks of TechTribe; `python -m bench` runs the load-test suite (see SUITE.md)."""

@@ -1,0 +1,1 @@
+"""The load-test suite behind `python -m bench`: data, servers, wrk, the budget table."""
