@@ -284,7 +284,7 @@ export function adminPage() {
     .catch((error) => revenue.replaceChildren(errorBox(error)));
 
   // Users
-  const users = h("ul", { class: "rows", "aria-label": "Users" });
+  let users = h("ul", { class: "rows", "aria-label": "Users" });
   const userSearch = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Find users" },
@@ -295,7 +295,12 @@ export function adminPage() {
   let usersPager;
   function loadUsers() {
     const filters = Object.fromEntries(new FormData(userSearch).entries());
-    users.replaceChildren();
+    // A new list each time: a slower earlier search can't add its rows to this one.
+    if (usersPager) {
+      const fresh = h("ul", { class: "rows", "aria-label": "Users" });
+      users.replaceWith(fresh);
+      users = fresh;
+    }
     const old = usersPager && usersPager.controls;
     usersPager = pager((cursor) => get(`/users${query({ ...filters, limit: 20, cursor })}`), userRow, users, { empty: "No user matches." });
     if (old) old.replaceWith(usersPager.controls);
