@@ -49,7 +49,12 @@ const MESSAGES = {
 function describe(status, body) {
   const code = body && (body.code || body.error);
   if (code && MESSAGES[code]) return MESSAGES[code];
-  if (code === "validation_error") return "Please check the highlighted fields.";
+  if (code === "validation_error") {
+    // A malformed id in the address is, to a person, a page that doesn't exist.
+    const issues = Array.isArray(body.errors) ? body.errors : [];
+    if (issues.length && issues.every((issue) => issue.loc && issue.loc[0] === "path")) return MESSAGES.not_found;
+    return "Please check the highlighted fields.";
+  }
   if (body && (body.detail || body.error_description)) return body.detail || body.error_description;
   if (status === 0) return "The server can't be reached. Check your connection.";
   return `The request failed (${status}).`;
