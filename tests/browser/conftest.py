@@ -69,9 +69,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(browser_ready: None, migrated: None) -> Iterator[str]:
-    """`techtribe serve` in a subprocess, on the lane's (already migrated) database."""
+    """`techtribe serve` in a subprocess, on the lane's (already migrated) database.
+
+    Per module, not per session: once the browser tests are done it must stop, or its
+    outbox deliverer would take other tests' messages (and, on SQLite, hold the file's lock).
+    """
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -129,7 +133,7 @@ def server(browser_ready: None, migrated: None) -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def browser(server: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
