@@ -35,6 +35,7 @@ from techtribe.purchases.router import router as purchases_router
 from techtribe.revenue.router import router as revenue_router
 from techtribe.security import warm_up
 from techtribe.users.router import router as users_router
+from techtribe.web import mount_web
 
 log = logging.getLogger("techtribe")
 
@@ -127,4 +128,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     instrument(app)
     mount_docs(app)
     install_openapi(app)
+    mount_web(app)
     return app
