@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 import redis.asyncio as aioredis
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
@@ -14,6 +15,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from techtribe import __version__
 from techtribe.advisories.router import router as advisories_router
+from techtribe.auth.oidc.providers import OIDCRegistry
+from techtribe.auth.oidc.router import router as oidc_router
 from techtribe.auth.router import router as auth_router
 from techtribe.auth.throttle import LoginThrottle
 from techtribe.config import Settings, get_settings
@@ -59,9 +62,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliverer_task = None
         if isinstance(outbox, OutboxDeliverer):
             deliverer_task = asyncio.create_task(outbox.run(), name="outbox-deliverer")
+        # The HTTP client for OIDC providers; one set before start-up (tests: a fake
+        # provider's ASGI transport) is used as given and closed by whoever made it.
+        own_oidc_http = app.state.oidc_http is None
+        if own_oidc_http:
+            app.state.oidc_http = httpx.AsyncClient(
+                timeout=settings.oidc_http_timeout_seconds, follow_redirects=False
+            )
         try:
             yield
         finally:
+            if own_oidc_http:
+                await app.state.oidc_http.aclose()
             if deliverer_task is not None:
                 deliverer_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -90,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.login_throttle = LoginThrottle(settings, app.state.redis)
     app.state.payment_gateway = make_gateway(settings)
+    app.state.oidc = OIDCRegistry(settings)
+    app.state.oidc_http = None
     # With Redis, `techtribe worker` sends the e-mails; without, this process does.
     app.state.mail_transport = make_transport(settings)
     if settings.redis_url:
@@ -116,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth_router)
+    api.include_router(oidc_router)
     api.include_router(users_router)
     api.include_router(courses_router)
     api.include_router(advisories_router)

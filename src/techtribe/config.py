@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Good enough for a laptop, refused in production (see `Settings._refuse_dev_secret`).
 DEV_JWT_SECRET = "dev-insecure-change-me-0123456789abcdef"  # noqa: S105
+
+
+class OIDCProviderSettings(BaseModel):
+    """One OpenID Connect provider: its issuer (discovery is read from there) and our client."""
+
+    issuer: str
+    client_id: str
+    client_secret: SecretStr
+    # Extra accepted `iss` values, e.g. Google's scheme-less "accounts.google.com".
+    issuer_aliases: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -67,6 +78,19 @@ class Settings(BaseSettings):
     # How often the worker looks for pending rows that were never queued (a divisor of 60).
     email_sweep_seconds: int = Field(default=30, ge=1, le=60)
 
+    # Sign in with Google (or any OpenID Connect provider): see README "Sign in with Google".
+    oidc_google_client_id: str | None = None
+    oidc_google_client_secret: SecretStr | None = None
+    oidc_google_issuer: str = "https://accounts.google.com"
+    # More providers as JSON: {"name": {"issuer": ..., "client_id": ..., "client_secret": ...}}.
+    oidc_providers: dict[str, OIDCProviderSettings] = Field(default_factory=dict)
+    # Comma-separated URL prefixes `return_to` may point at (empty: PUBLIC_BASE_URL).
+    oidc_return_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Time allowed for each call to a provider (discovery, keys, code exchange).
+    oidc_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A token naming an unknown key refetches the provider's keys at most this often.
+    oidc_jwks_min_refresh_seconds: float = Field(default=60.0, ge=0)
+
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Comma-separated origins allowed to call the API from a browser (empty: same origin only).
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -90,14 +114,30 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "oidc_return_allowlist", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("public_base_url", "payment_gateway_url", "mailgun_base_url")
+    @field_validator("oidc_providers")
+    @classmethod
+    def _provider_names(
+        cls, value: dict[str, OIDCProviderSettings]
+    ) -> dict[str, OIDCProviderSettings]:
+        for name in value:
+            # The name is a path segment and is stored with each state (40 characters).
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
+                raise ValueError(
+                    f"OIDC_PROVIDERS: {name!r} is not a valid provider name "
+                    "(lower-case letters, digits, - and _, up to 40)"
+                )
+        return value
+
+    @field_validator(
+        "public_base_url", "payment_gateway_url", "mailgun_base_url", "oidc_google_issuer"
+    )
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
@@ -143,6 +183,10 @@ class Settings(BaseSettings):
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
         return self
+
+    @property
+    def oidc_return_prefixes(self) -> list[str]:
+        return self.oidc_return_allowlist or [self.public_base_url]
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,6 +2,7 @@
 
 from techtribe.advisories.models import AdvisorySlot, Booking
 from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken
+from techtribe.auth.oidc.models import OIDCIdentity, OIDCLoginCode, OIDCState
 from techtribe.courses.models import Course, Enrollment, Lesson, Review, Tag
 from techtribe.db import Base
 from techtribe.notifications.models import OutboxMessage
@@ -19,6 +20,9 @@ __all__ = [
     "Enrollment",
     "IdempotencyKey",
     "Lesson",
+    "OIDCIdentity",
+    "OIDCLoginCode",
+    "OIDCState",
     "OneTimeToken",
     "OutboxMessage",
     "Poem",

@@ -1,4 +1,7 @@
-"""Password hashing and JWT encode/decode, nothing else (so either can be swapped in one place)."""
+"""Password hashing and JWT encode/decode, nothing else (so either can be swapped in one place).
+
+python-jose stays behind the functions of this module (PITFALLS: it pulls in `ecdsa`).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ with warnings.catch_warnings():
     from passlib.context import CryptContext
 
 from jose import ExpiredSignatureError, JWTError, jwt
+from jose.exceptions import JWKError
 
 T = TypeVar("T")
 
@@ -125,3 +129,56 @@ def decode_jwt(token: str, *, secret: str, algorithm: str) -> dict[str, Any]:
 
 def expires_at(now: datetime, *, minutes: int = 0, days: int = 0) -> datetime:
     return now + timedelta(minutes=minutes, days=days)
+
+
+# ID tokens are checked with the provider's public keys: asymmetric algorithms only, so
+# neither `alg: none` nor an HMAC keyed with a public key (algorithm confusion) can pass.
+ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+
+
+def unverified_jwt_header(token: str) -> dict[str, Any]:
+    """The JOSE header, unchecked: only to pick the key (`kid`) and refuse bad `alg`s early."""
+    try:
+        header: dict[str, Any] = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise TokenError("The token is malformed.") from exc
+    return header
+
+
+def decode_id_token(
+    token: str,
+    key: dict[str, Any],
+    *,
+    audience: str,
+    issuers: list[str],
+    access_token: str | None,
+    leeway_seconds: int = 60,
+) -> dict[str, Any]:
+    """Verify an OpenID Connect ID token's signature (one JWK), `iss`, `aud`, `exp`, `iat`.
+
+    With `access_token`, an `at_hash` claim must match it (OIDC Core 3.1.3.6); python-jose
+    refuses a token carrying `at_hash` when no access token is given. `nonce` and `azp`
+    are the caller's to check.
+    """
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=list(ID_TOKEN_ALGORITHMS),
+            audience=audience,
+            issuer=issuers,
+            access_token=access_token,
+            options={
+                "require_aud": True,
+                "require_iss": True,
+                "require_exp": True,
+                "require_iat": True,
+                "require_sub": True,
+                "leeway": leeway_seconds,
+            },
+        )
+    except ExpiredSignatureError as exc:
+        raise TokenError("The ID token has expired.", expired=True) from exc
+    except (JWTError, JWKError) as exc:
+        raise TokenError(f"The ID token is not valid: {exc}") from exc
+    return claims

@@ -9,6 +9,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.auth.models import OneTimeToken
+from techtribe.auth.oidc.models import OIDCIdentity, OIDCLoginCode
 from techtribe.auth.service import revoke_sessions
 from techtribe.db import utcnow
 from techtribe.errors import NotFound
@@ -91,5 +92,8 @@ async def delete_account(session: AsyncSession, user: User) -> None:
     user.deleted_at = utcnow()
     await revoke_sessions(session, user.id, reason="account_deleted")
     await session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
+    # Provider accounts link to people: unlinked, so signing in again makes a new account.
+    await session.execute(delete(OIDCIdentity).where(OIDCIdentity.user_id == user.id))
+    await session.execute(delete(OIDCLoginCode).where(OIDCLoginCode.user_id == user.id))
     # Mail to or about the member holds their address: it goes too.
     await session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user.id))

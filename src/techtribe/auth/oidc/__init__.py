@@ -1,0 +1,1 @@
+"""Sign in with Google, or any OpenID Connect provider configured by settings."""

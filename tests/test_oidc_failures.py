@@ -1,0 +1,361 @@
+"""Sign in with Google: every way the callback and the exchange can fail, and what they answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from jose import jwt
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from techtribe.auth.oidc.models import OIDCLoginCode, OIDCState
+from techtribe.config import Settings
+from techtribe.db import utcnow
+from techtribe.security import token_digest
+from techtribe.users.models import User
+from tests.helpers import assert_oauth_error, login, register
+from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider, SigningKey, unsigned_token
+from tests.oidc_support import (
+    PUBLIC_BASE_URL,
+    RETURN_TO,
+    Browser,
+    browser_for,
+    fragment,
+    oidc_app,
+    oidc_settings,
+    query,
+)
+
+INVALID_STATE = f"{PUBLIC_BASE_URL}/#error=invalid_state"
+
+
+@pytest.fixture
+def fake() -> FakeProvider:
+    return FakeProvider()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return oidc_settings()
+
+
+@pytest.fixture
+async def app(migrated: None, fake: FakeProvider, settings: Settings) -> AsyncIterator[FastAPI]:
+    async with oidc_app(fake, settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def browser(app: FastAPI, fake: FakeProvider) -> AsyncIterator[Browser]:
+    async with browser_for(app, fake) as browser:
+        yield browser
+
+
+def error_at_return_to(location: str, code: str) -> None:
+    assert location == f"{RETURN_TO}#error={code}", location
+
+
+async def users_with_email(db: AsyncSession, email: str) -> int:
+    count = await db.scalar(select(func.count()).select_from(User).where(User.email == email))
+    return int(count or 0)
+
+
+# --- state ---------------------------------------------------------------------------
+
+
+async def test_missing_state_goes_to_the_public_base_url(browser: Browser) -> None:
+    callback_url = await browser.start()
+    code = query(callback_url)["code"]
+
+    location = await browser.callback(f"{callback_url.split('?')[0]}?code={code}")
+
+    assert location == INVALID_STATE
+
+
+async def test_tampered_state_goes_to_the_public_base_url(browser: Browser) -> None:
+    callback_url = await browser.start()
+    params = query(callback_url)
+
+    location = await browser.callback(
+        f"{callback_url.split('?')[0]}?code={params['code']}&state={params['state']}x"
+    )
+
+    assert location == INVALID_STATE
+
+
+async def test_reused_state_is_invalid_state(browser: Browser) -> None:
+    callback_url = await browser.start()
+    assert "login_code" in fragment(await browser.callback(callback_url))
+
+    assert await browser.callback(callback_url) == INVALID_STATE
+
+
+async def test_expired_state_is_invalid_state(browser: Browser, db: AsyncSession) -> None:
+    callback_url = await browser.start()
+    state = query(callback_url)["state"]
+    await db.execute(
+        update(OIDCState)
+        .where(OIDCState.state_digest == token_digest(state))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    await db.commit()
+
+    assert await browser.callback(callback_url) == INVALID_STATE
+
+
+async def test_state_of_another_provider_is_invalid_state(
+    migrated: None, fake: FakeProvider
+) -> None:
+    other = {"issuer": fake.issuer, "client_id": fake.client_id, "client_secret": CLIENT_SECRET}
+    settings = oidc_settings(oidc_providers={"acme": other})
+    async with oidc_app(fake, settings) as app, browser_for(app, fake) as browser:
+        callback_url = await browser.start()  # a state made for google
+
+        location = await browser.callback(callback_url.replace("/google/", "/acme/"))
+
+        assert location == INVALID_STATE
+
+
+async def test_racing_callbacks_with_one_state_sign_in_once(browser: Browser) -> None:
+    callback_url = await browser.start()
+
+    locations = await asyncio.gather(*(browser.callback(callback_url) for _ in range(4)))
+
+    assert sorted("login_code" in fragment(location) for location in locations) == [
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert sum(location == INVALID_STATE for location in locations) == 3
+
+
+# --- the provider's answers ------------------------------------------------------------
+
+
+async def test_provider_access_denied_goes_back_with_access_denied(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    fake.authorize_error = "access_denied"
+
+    error_at_return_to(await browser.sign_in(), "access_denied")
+    assert fake.hits.get("token", 0) == 0
+
+
+async def test_other_provider_errors_are_provider_error(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    fake.authorize_error = "temporarily_unavailable"
+
+    error_at_return_to(await browser.sign_in(), "provider_error")
+
+
+async def test_reused_code_is_provider_error(browser: Browser) -> None:
+    first = await browser.start()
+    await browser.callback(first)
+    # A new sign-in (fresh state), but with the code the provider already redeemed.
+    second = query(await browser.start())
+    replay = f"{first.split('?')[0]}?code={query(first)['code']}&state={second['state']}"
+
+    error_at_return_to(await browser.callback(replay), "provider_error")
+
+
+async def test_token_endpoint_500_is_provider_error(
+    browser: Browser, fake: FakeProvider, db: AsyncSession
+) -> None:
+    fake.token_status = 500
+
+    error_at_return_to(await browser.sign_in(), "provider_error")
+    assert await users_with_email(db, fake.email) == 0
+
+
+async def test_token_endpoint_timing_out_is_provider_error(
+    browser: Browser, fake: FakeProvider, settings: Settings
+) -> None:
+    fake.token_delay_seconds = 30
+    callback_url = await browser.start()
+
+    started = time.monotonic()
+    location = await browser.callback(callback_url)
+
+    error_at_return_to(location, "provider_error")
+    assert time.monotonic() - started < settings.oidc_http_timeout_seconds + 2
+
+
+async def test_unreachable_provider_at_authorize_goes_back_with_provider_error(
+    migrated: None, fake: FakeProvider
+) -> None:
+    settings = oidc_settings(oidc_google_issuer="https://elsewhere.example.test")
+    async with oidc_app(fake, settings) as app, browser_for(app, fake) as browser:
+        response = await browser.authorize()
+
+        assert response.status_code == 302
+        error_at_return_to(response.headers["location"], "provider_error")
+
+
+# --- the ID token ----------------------------------------------------------------------
+
+BAD_CLAIMS = {
+    "wrong nonce": {"nonce": "not-the-nonce-we-sent"},
+    "no nonce": {"nonce": None},
+    "wrong aud": {"aud": "someone-else.apps.example.test"},
+    "no aud": {"aud": None},
+    "wrong iss": {"iss": "https://evil.example.test"},
+    "expired": {"exp": int(time.time()) - 600, "iat": int(time.time()) - 4200},
+    "wrong azp": {"azp": "someone-else.apps.example.test"},
+    "several audiences without azp": {"aud": [CLIENT_ID, "another-client"], "azp": None},
+    "wrong at_hash": {"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"},
+    "no sub": {"sub": None},
+}
+
+
+@pytest.mark.parametrize("claims", BAD_CLAIMS.values(), ids=BAD_CLAIMS.keys())
+async def test_bad_id_token_claims_are_invalid_id_token(
+    browser: Browser, fake: FakeProvider, db: AsyncSession, claims: dict[str, Any]
+) -> None:
+    fake.claims = dict(claims)
+    if "at_hash" in claims:
+        # python-jose would compute the right one from the access token: sign by hand.
+        fake.forge = lambda provider, payload: jwt.encode(
+            payload, provider.key.pem, algorithm="RS256", headers={"kid": provider.key.kid}
+        )
+
+    error_at_return_to(await browser.sign_in(), "invalid_id_token")
+    assert await users_with_email(db, fake.email) == 0
+
+
+async def test_several_audiences_with_our_azp_are_accepted(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    fake.claims = {"aud": [fake.client_id, "another-client"]}
+
+    assert "login_code" in fragment(await browser.sign_in())
+
+
+async def test_id_token_signed_with_another_key_is_invalid_id_token(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    impostor = SigningKey.generate()
+    fake.forge = lambda provider, payload: jwt.encode(
+        payload, impostor.pem, algorithm="RS256", headers={"kid": provider.key.kid}
+    )
+
+    error_at_return_to(await browser.sign_in(), "invalid_id_token")
+
+
+async def test_alg_none_is_invalid_id_token(browser: Browser, fake: FakeProvider) -> None:
+    fake.forge = lambda provider, payload: unsigned_token(payload)
+
+    error_at_return_to(await browser.sign_in(), "invalid_id_token")
+
+
+async def test_hs256_signed_with_the_client_secret_is_invalid_id_token(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    fake.forge = lambda provider, payload: jwt.encode(
+        payload, CLIENT_SECRET, algorithm="HS256", headers={"kid": provider.key.kid}
+    )
+
+    error_at_return_to(await browser.sign_in(), "invalid_id_token")
+
+
+async def test_id_token_with_an_unknown_kid_is_invalid_id_token(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    fake.header = {"kid": "no-such-key"}
+
+    error_at_return_to(await browser.sign_in(), "invalid_id_token")
+
+
+async def test_garbage_id_token_is_invalid_id_token(browser: Browser, fake: FakeProvider) -> None:
+    fake.forge = lambda provider, payload: "not.a.jwt"
+
+    error_at_return_to(await browser.sign_in(), "invalid_id_token")
+
+
+@pytest.mark.parametrize("verified", [False, "false", None])
+async def test_unverified_email_is_email_not_verified(
+    browser: Browser, fake: FakeProvider, db: AsyncSession, verified: object
+) -> None:
+    fake.email_verified = verified
+    if verified is None:
+        fake.claims = {"email_verified": None}
+
+    error_at_return_to(await browser.sign_in(), "email_not_verified")
+    assert await users_with_email(db, fake.email) == 0
+
+
+async def test_unverified_email_does_not_take_over_an_account(
+    browser: Browser, fake: FakeProvider, db: AsyncSession
+) -> None:
+    await register(browser.api, email=fake.email)
+    fake.email_verified = False
+
+    error_at_return_to(await browser.sign_in(), "email_not_verified")
+    await login(browser.api, fake.email)
+
+
+# --- the exchange ----------------------------------------------------------------------
+
+
+async def test_login_code_works_once(browser: Browser) -> None:
+    code = await browser.login_code()
+    assert (await browser.exchange(code)).status_code == 200
+
+    assert_oauth_error(await browser.exchange(code), "invalid_grant")
+
+
+async def test_expired_login_code_is_invalid_grant(browser: Browser, db: AsyncSession) -> None:
+    code = await browser.login_code()
+    await db.execute(
+        update(OIDCLoginCode)
+        .where(OIDCLoginCode.code_digest == token_digest(code))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    await db.commit()
+
+    assert_oauth_error(await browser.exchange(code), "invalid_grant")
+
+
+async def test_login_code_lives_60_seconds(browser: Browser, db: AsyncSession) -> None:
+    code = await browser.login_code()
+    db.expire_all()
+    row = await db.scalar(
+        select(OIDCLoginCode).where(OIDCLoginCode.code_digest == token_digest(code))
+    )
+
+    assert row is not None
+    assert row.expires_at - row.created_at == timedelta(seconds=60)
+
+
+async def test_racing_exchanges_of_one_code_answer_once(browser: Browser) -> None:
+    code = await browser.login_code()
+
+    responses = await asyncio.gather(*(browser.exchange(code) for _ in range(4)))
+
+    assert sorted(response.status_code for response in responses) == [200, 400, 400, 400]
+
+
+@pytest.mark.parametrize("login_code", ["", "made-up", "x" * 600, None])
+async def test_unknown_or_missing_login_code_is_an_rfc6749_error(
+    browser: Browser, login_code: str | None
+) -> None:
+    response = await browser.exchange(login_code)
+
+    assert_oauth_error(response, "invalid_grant" if login_code else "invalid_request")
+
+
+async def test_login_code_of_a_deactivated_account_is_invalid_grant(
+    browser: Browser, fake: FakeProvider, db: AsyncSession
+) -> None:
+    code = await browser.login_code()
+    await db.execute(update(User).where(User.email == fake.email).values(is_active=False))
+    await db.commit()
+
+    assert_oauth_error(await browser.exchange(code), "invalid_grant")
