@@ -38,7 +38,7 @@ from sqlalchemy.pool import NullPool
 
 from techtribe.app import API_PREFIX, create_app
 from techtribe.config import Settings
-from techtribe.courses import service
+from techtribe.courses import catalog
 from techtribe.courses.models import Course
 from techtribe.migrations import upgrade_engine
 
@@ -302,16 +302,16 @@ async def _deep_cursor(
     filters = dict(case.filters)
     if "instructor_id" in filters:
         filters["instructor_id"] = uuid.UUID(filters["instructor_id"])
-    listed = service.filtered_courses(
+    listed = catalog.filtered_courses(
         select(Course).where(Course.published, ~Course.archived),
-        service.CourseFilters(**filters),
+        catalog.CourseFilters(**filters),
         session,
     )
     total = await session.scalar(select(func.count()).select_from(listed.subquery())) or 0
     depth = max(0, min(depth_wanted, total - 2 * limit - 1))
     if depth == 0:
         return total, 0, None, None
-    ordering = service.COURSE_SORTS[case.sort]
+    ordering = catalog.COURSE_SORTS[case.sort]
     rows = list(
         await session.scalars(listed.order_by(*ordering.order_by()).offset(depth - 1).limit(2))
     )

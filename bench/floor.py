@@ -31,9 +31,11 @@ try:
         # asyncpg's UUID is a subclass orjson does not take as a uuid.UUID: str() it.
         return orjson.dumps(value, default=str, option=orjson.OPT_UTC_Z)
 
+    _loads = orjson.loads
     JSON_LIBRARY = "orjson"
 except ImportError:  # orjson is not a project dependency: fall back, and say so
     JSON_LIBRARY = "json (orjson not installed)"
+    _loads = json.loads
 
     def _default(value: Any) -> str:
         if isinstance(value, datetime):
@@ -47,16 +49,21 @@ except ImportError:  # orjson is not a project dependency: fall back, and say so
 # --- the SQL, as SQLAlchemy sends it (asyncpg prepares each text once per connection) ------
 
 COURSE_COLUMNS = (
-    "SELECT courses.instructor_id, courses.title, courses.description, courses.price_cents, "
+    "SELECT courses.id, courses.title, courses.description, courses.price_cents, "
     "courses.currency, courses.level, courses.published, courses.archived, "
-    "courses.reviews_count, courses.rating_sum, courses.rating_avg, courses.id, "
-    "courses.created_at, courses.updated_at, users_1.email, users_1.password_hash, "
-    "users_1.full_name, users_1.role, users_1.is_active, users_1.email_verified, users_1.bio, "
-    "users_1.specialization, users_1.poems_count, users_1.ratings_count, users_1.deleted_at, "
-    "users_1.id AS id_1, users_1.created_at AS created_at_1, "
-    "users_1.updated_at AS updated_at_1 \n"
-    "FROM courses LEFT OUTER JOIN users AS users_1 ON users_1.id = courses.instructor_id \n"
+    "courses.reviews_count, courses.rating_sum, courses.rating_avg, courses.created_at, "
+    "courses.updated_at, courses.instructor_id, users.full_name AS instructor_name, "
+    "(SELECT json_agg(tags.name) AS json_list_1 \n"
+    "FROM course_tags JOIN tags ON tags.id = course_tags.tag_id \n"
+    "WHERE course_tags.course_id = courses.id) AS tags"
 )
+OUTLINE = (
+    ", (SELECT json_agg(json_build_object('id', lessons.id, 'title', lessons.title, "
+    "'position', lessons.position)) AS json_list_2 \n"
+    "FROM lessons \n"
+    "WHERE lessons.course_id = courses.id) AS lessons"
+)
+FROM = " \nFROM courses JOIN users ON users.id = courses.instructor_id \n"
 LISTED = "WHERE courses.published AND NOT courses.archived"
 SEARCH = (
     " AND (to_tsvector('english'::regconfig, courses.title || ' ' || courses.description) "
@@ -70,18 +77,7 @@ TAGGED = (
 LEVEL = " AND courses.level = ${}::VARCHAR"
 AFTER = " AND (courses.created_at, courses.id) < (${}::TIMESTAMP WITH TIME ZONE, ${}::UUID)"
 NEWEST = " ORDER BY courses.created_at DESC, courses.id DESC \n LIMIT ${}::INTEGER"
-BY_ID = "WHERE courses.id = $1::UUID"
-TAGS_OF = (
-    "SELECT course_tags.course_id, tags.name, tags.id \n"
-    "FROM course_tags JOIN tags ON tags.id = course_tags.tag_id \n"
-    "WHERE course_tags.course_id IN ({}) ORDER BY tags.name"
-)
-LESSONS_OF = (
-    "SELECT lessons.course_id, lessons.title, lessons.content, lessons.position, lessons.id, "
-    "lessons.created_at, lessons.updated_at \n"
-    "FROM lessons \n"
-    "WHERE lessons.course_id IN ($1::UUID) ORDER BY lessons.position"
-)
+BY_ID = COURSE_COLUMNS + OUTLINE + FROM + "WHERE courses.id = $1::UUID"
 LEVELS = frozenset({"beginner", "intermediate", "advanced"})
 
 
@@ -89,13 +85,9 @@ class BadRequest(Exception):
     pass
 
 
-def _in_list(count: int) -> str:
-    return ", ".join(f"${n}::UUID" for n in range(1, count + 1))
-
-
 def list_statement(params: dict[str, str]) -> tuple[str, list[Any], int]:
     """The listing query for these query parameters: (SQL, arguments, limit)."""
-    sql, args = COURSE_COLUMNS + LISTED, []
+    sql, args = COURSE_COLUMNS + FROM + LISTED, []
     if q := params.get("q"):
         args.append(q)
         sql += SEARCH.format(len(args))
@@ -140,7 +132,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise BadRequest("cursor") from exc
 
 
-def card(row: asyncpg.Record, tags: list[str]) -> dict[str, Any]:
+def card(row: asyncpg.Record) -> dict[str, Any]:
     """`CourseRead` of a row."""
     reviews = row["reviews_count"]
     return {
@@ -150,10 +142,10 @@ def card(row: asyncpg.Record, tags: list[str]) -> dict[str, Any]:
         "price_cents": row["price_cents"],
         "currency": row["currency"],
         "level": row["level"],
-        "tags": tags,
+        "tags": sorted(_loads(row["tags"]) or ()),
         "published": row["published"],
         "archived": row["archived"],
-        "instructor": {"id": row["id_1"], "full_name": row["full_name"]},
+        "instructor": {"id": row["instructor_id"], "full_name": row["instructor_name"]},
         "average_score": round(row["rating_sum"] / reviews, 2) if reviews else None,
         "reviews_count": reviews,
         "created_at": row["created_at"].astimezone(UTC),
@@ -161,34 +153,24 @@ def card(row: asyncpg.Record, tags: list[str]) -> dict[str, Any]:
     }
 
 
-async def _tags(connection: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
-    found: dict[uuid.UUID, list[str]] = {course_id: [] for course_id in ids}
-    if ids:
-        for row in await connection.fetch(TAGS_OF.format(_in_list(len(ids))), *ids):
-            found[row["course_id"]].append(row["name"])
-    return found
-
-
 async def course_page(pool: asyncpg.Pool, params: dict[str, str]) -> dict[str, Any]:
     sql, args, limit = list_statement(params)
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql, *args)
-        tags = await _tags(connection, [row["id"] for row in rows])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
-    return {"items": [card(row, tags[row["id"]]) for row in rows], "next_cursor": next_cursor}
+    return {"items": [card(row) for row in rows], "next_cursor": next_cursor}
 
 
 async def course_detail(pool: asyncpg.Pool, course_id: uuid.UUID) -> dict[str, Any] | None:
     async with pool.acquire() as connection:
-        row = await connection.fetchrow(COURSE_COLUMNS + BY_ID, course_id)
-        if row is None or not row["published"] or row["archived"]:
-            return None  # the service shows drafts to their owners; the floor is anonymous
-        lessons = await connection.fetch(LESSONS_OF, course_id)
-        tags = await _tags(connection, [course_id])
-    answer = card(row, tags[course_id])
+        row = await connection.fetchrow(BY_ID, course_id)
+    if row is None or not row["published"] or row["archived"]:
+        return None  # the service shows drafts to their owners; the floor is anonymous
+    answer = card(row)
+    lessons = sorted(_loads(row["lessons"]) or (), key=lambda lesson: lesson["position"])
     answer["lessons"] = [
         {"id": lesson["id"], "title": lesson["title"], "position": lesson["position"]}
         for lesson in lessons

@@ -297,6 +297,31 @@ async def test_outline_is_public_and_ordered_by_position_without_content(
     assert all(set(lesson) == {"id", "title", "position"} for lesson in lessons)
 
 
+async def test_a_course_reads_the_same_in_its_answer_the_listing_and_its_page(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    ana = await member(client, db, role="instructor", full_name="Ana Torres")
+    course = await create_course(client, ana, tags=["web", "python", "asyncio"])
+    lesson = await add_lesson(client, ana, course["id"], 3, title="Third")
+    await add_lesson(client, ana, course["id"], 1, title="First")
+    changed = await client.patch(
+        f"{API}/courses/{course['id']}", json={"price_cents": 1999}, headers=ana.headers
+    )
+    assert changed.status_code == 200, changed.text
+    answer = changed.json()
+
+    page = await client.get(f"{API}/courses/{course['id']}")
+    listed = await client.get(f"{API}/courses", params={"instructor_id": ana.id})
+
+    assert page.status_code == 200
+    assert page.json() == answer
+    assert [lesson["title"] for lesson in answer["lessons"]] == ["First", "Third"]
+    assert answer["lessons"][1] == {"id": lesson["id"], "title": "Third", "position": 3}
+    assert answer["tags"] == ["asyncio", "python", "web"]
+    card = {key: value for key, value in answer.items() if key != "lessons"}
+    assert listed.json()["items"] == [card]
+
+
 async def test_lesson_content_is_for_enrolled_students_the_instructor_and_admins(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 from techtribe.auth.models import AuthSession
 from techtribe.auth.service import issue_tokens
 from techtribe.config import Settings
-from techtribe.courses.service import COURSE_SORTS
+from techtribe.courses.catalog import COURSE_SORTS
 from techtribe.migrations import upgrade_engine
 from techtribe.security import hash_password
 from techtribe.users.models import User

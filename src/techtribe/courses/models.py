@@ -92,7 +92,12 @@ class Course(UUIDPk, Timestamps, Base):
 
     @property
     def average_score(self) -> float | None:
-        return round(self.rating_sum / self.reviews_count, 2) if self.reviews_count else None
+        return average_score(self.rating_sum, self.reviews_count)
+
+
+def average_score(rating_sum: int, reviews_count: int) -> float | None:
+    """The mean review score to two decimals; None until the first review."""
+    return round(rating_sum / reviews_count, 2) if reviews_count else None
 
 
 # What `q` searches on PostgreSQL: the expression of the GIN index `ix_courses_search`.

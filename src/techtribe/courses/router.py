@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from techtribe.auth.dependencies import CurrentUser, Instructor, OptionalAuth
-from techtribe.courses import service
+from techtribe.courses import catalog, service
 from techtribe.courses.models import Level
 from techtribe.courses.schemas import (
     CourseCreate,
@@ -49,8 +49,8 @@ async def list_courses(
     cursor: CursorQuery = None,
 ) -> Any:
     """Published courses, filtered and sorted, one keyset page at a time."""
-    filters = service.CourseFilters(q, tag, level, instructor_id, min_price, max_price)
-    items, next_cursor = await service.list_courses(
+    filters = catalog.CourseFilters(q, tag, level, instructor_id, min_price, max_price)
+    items, next_cursor = await catalog.list_courses(
         session, filters, sort=sort, limit=limit, cursor=cursor
     )
     return {"items": items, "next_cursor": next_cursor}
@@ -69,7 +69,7 @@ async def create_course(
 @router.get("/courses/{course_id}", response_model=CourseDetail)
 async def read_course(course_id: uuid.UUID, session: SessionDep, auth: OptionalAuth) -> Any:
     """A course with its lesson outline (titles only)."""
-    return await service.visible_course(session, course_id, auth.user if auth else None)
+    return await catalog.course_detail(session, course_id, auth.user if auth else None)
 
 
 @router.patch("/courses/{course_id}", response_model=CourseDetail)

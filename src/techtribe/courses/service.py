@@ -1,21 +1,18 @@
-"""Courses: the catalog, visibility, lessons behind enrollment, reviews and tags."""
+"""Courses: changes, visibility, lessons behind enrollment, reviews and tags (reads of the
+catalog itself are in `catalog.py`)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float as SAFloat
 from sqlalchemy import (
-    Select,
     cast,
     delete,
     exists,
     func,
     insert,
-    literal_column,
-    or_,
     select,
     update,
 )
@@ -24,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from techtribe.courses.models import (
-    SEARCH_DOCUMENT,
     Course,
     Enrollment,
     Lesson,
@@ -54,36 +50,11 @@ class PositionTaken(Conflict):
     code, detail_text = "position_taken", "Another lesson of this course has this position."
 
 
-COURSE_SORTS = {
-    "newest": Ordering(
-        "newest",
-        (Key.timestamp(Course.created_at, descending=True), Key.uuid(Course.id, descending=True)),
-    ),
-    "price": Ordering("price", (Key(Course.price_cents), Key.uuid(Course.id))),
-    "-price": Ordering(
-        "-price", (Key(Course.price_cents, descending=True), Key.uuid(Course.id, descending=True))
-    ),
-    "rating": Ordering(
-        "rating", (Key(Course.rating_avg, descending=True), Key.uuid(Course.id, descending=True))
-    ),
-}
-
-# Everything a course answer shows, loaded with the page: instructor by join, tags in one
-# more query for the whole page.
+# A course object with what its answer shows: instructor by join, tags in one more query.
 _CARD = (
     joinedload(Course.instructor).load_only(User.id, User.full_name),
     selectinload(Course.tags).load_only(Tag.name),
 )
-
-
-@dataclass(frozen=True)
-class CourseFilters:
-    q: str | None = None
-    tag: str | None = None
-    level: str | None = None
-    instructor_id: uuid.UUID | None = None
-    min_price: int | None = None
-    max_price: int | None = None
 
 
 def is_owner(course: Course, user: User | None) -> bool:
@@ -195,59 +166,6 @@ async def delete_course(session: AsyncSession, course: Course) -> None:
         # The database cascades to lessons and tags; the ORM would try to orphan them.
         await session.execute(delete(Course).where(Course.id == course.id))
         session.expunge(course)
-
-
-async def list_courses(
-    session: AsyncSession,
-    filters: CourseFilters,
-    *,
-    sort: str,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Course], str | None]:
-    stmt = filtered_courses(
-        select(Course).where(Course.published, ~Course.archived), filters, session
-    )
-    return await paginate(
-        session, stmt.options(*_CARD), COURSE_SORTS[sort], limit=limit, cursor=cursor
-    )
-
-
-def filtered_courses(stmt: Select[Any], f: CourseFilters, session: AsyncSession) -> Select[Any]:
-    if f.q:
-        if session.get_bind().dialect.name == "postgresql":
-            query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), f.q)
-            stmt = stmt.where(SEARCH_DOCUMENT.op("@@")(query))
-        else:
-            pattern = f"%{f.q}%"
-            stmt = stmt.where(or_(Course.title.ilike(pattern), Course.description.ilike(pattern)))
-    if f.tag:
-        tagged = (
-            select(course_tags.c.course_id)
-            .join(Tag, Tag.id == course_tags.c.tag_id)
-            .where(Tag.name == f.tag.strip().lower())
-        )
-        stmt = stmt.where(Course.id.in_(tagged))
-    if f.level:
-        stmt = stmt.where(Course.level == f.level)
-    if f.instructor_id:
-        stmt = stmt.where(Course.instructor_id == f.instructor_id)
-    if f.min_price is not None:
-        stmt = stmt.where(Course.price_cents >= f.min_price)
-    if f.max_price is not None:
-        stmt = stmt.where(Course.price_cents <= f.max_price)
-    return stmt
-
-
-async def courses_of_instructor(session: AsyncSession, instructor_id: uuid.UUID) -> list[Course]:
-    """An instructor's published courses, newest first (for the public profile)."""
-    stmt = (
-        select(Course)
-        .where(Course.instructor_id == instructor_id, Course.published, ~Course.archived)
-        .options(*_CARD)
-        .order_by(Course.created_at.desc(), Course.id.desc())
-    )
-    return list(await session.scalars(stmt))
 
 
 async def add_lesson(session: AsyncSession, course: Course, data: LessonCreate) -> Lesson:

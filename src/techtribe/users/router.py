@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from techtribe.auth import service as auth_service
 from techtribe.auth.dependencies import Admin, AuthDep, CurrentUser, FreshUser, SettingsDep
-from techtribe.courses import service as courses_service
+from techtribe.courses import catalog
 from techtribe.courses.schemas import CourseRead
 from techtribe.db import SessionDep
 from techtribe.pagination import CursorQuery, LimitQuery, Page
@@ -100,7 +100,7 @@ async def update_user(
 async def instructor_profile(user_id: uuid.UUID, session: SessionDep) -> Any:
     """An instructor's public profile (no e-mail address) and their published courses."""
     instructor = await service.get_instructor(session, user_id)
-    courses = await courses_service.courses_of_instructor(session, instructor.id)
+    courses = await catalog.instructor_courses(session, instructor.id)
     return InstructorProfile.model_validate(instructor).model_copy(
         update={"courses": [CourseRead.model_validate(course) for course in courses]}
     )
