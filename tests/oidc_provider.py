@@ -86,6 +86,8 @@ class FakeProvider:
     authorize_error: str | None = None
     token_status: int = 200
     token_delay_seconds: float = 0.0
+    # The token endpoint's answer leaves out the access token (its at_hash stays).
+    omit_access_token: bool = False
     grants: dict[str, Grant] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
 
@@ -177,16 +179,16 @@ class FakeProvider:
         if form.get("redirect_uri") != grant.redirect_uri:
             return JSONResponse({"error": "invalid_grant", "d": "redirect_uri"}, status_code=400)
         access_token = secrets.token_urlsafe(32)
-        return JSONResponse(
-            {
-                "access_token": access_token,
-                "token_type": "Bearer",
-                "expires_in": 3599,
-                "scope": "openid email profile",
-                "id_token": self.id_token(nonce=grant.nonce, access_token=access_token),
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+        answer = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "scope": "openid email profile",
+            "id_token": self.id_token(nonce=grant.nonce, access_token=access_token),
+        }
+        if self.omit_access_token:
+            del answer["access_token"]
+        return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
     def id_token(self, *, nonce: str, access_token: str) -> str:
         now = int(time.time())

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi import FastAPI
@@ -210,8 +211,19 @@ BAD_CLAIMS = {
     "expired": {"exp": int(time.time()) - 600, "iat": int(time.time()) - 4200},
     "wrong azp": {"azp": "someone-else.apps.example.test"},
     "several audiences without azp": {"aud": [CLIENT_ID, "another-client"], "azp": None},
+    # OIDC Core 3.1.3.7 (3): an audience we don't trust, even with our azp.
+    "another audience too": {"aud": [CLIENT_ID, "another-client"]},
     "wrong at_hash": {"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"},
     "no sub": {"sub": None},
+    "issued in the future": {"iat": int(time.time()) + 3600},
+    "iat not a number": {"iat": str(int(time.time()))},
+    "no iat": {"iat": None},
+    "not yet valid": {"nbf": int(time.time()) + 3600},
+    # Not ASCII: must not crash the constant-time comparison.
+    "non-ASCII nonce": {"nonce": "n\u00f6nce"},
+    "lone surrogate in nonce": {"nonce": "\ud800"},
+    "NUL in sub": {"sub": "abc\x00def"},
+    "lone surrogate in sub": {"sub": "\udfff"},
 }
 
 
@@ -230,12 +242,67 @@ async def test_bad_id_token_claims_are_invalid_id_token(
     assert await users_with_email(db, fake.email) == 0
 
 
-async def test_several_audiences_with_our_azp_are_accepted(
+async def test_audience_list_naming_only_us_is_accepted(
     browser: Browser, fake: FakeProvider
 ) -> None:
-    fake.claims = {"aud": [fake.client_id, "another-client"]}
+    fake.claims = {"aud": [fake.client_id]}
 
     assert "login_code" in fragment(await browser.sign_in())
+
+
+async def test_at_hash_without_an_access_token_to_check_it_is_invalid_id_token(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    fake.omit_access_token = True  # the ID token still carries at_hash
+
+    error_at_return_to(await browser.sign_in(), "invalid_id_token")
+
+
+async def test_id_token_without_at_hash_is_accepted(browser: Browser, fake: FakeProvider) -> None:
+    # OIDC Core 3.1.3.8: at_hash is optional in the code flow.
+    fake.forge = lambda provider, payload: jwt.encode(
+        payload, provider.key.pem, algorithm="RS256", headers={"kid": provider.key.kid}
+    )
+
+    assert "login_code" in fragment(await browser.sign_in())
+
+
+BROKEN_KEYS = {
+    "RSA key without n and e": lambda key: {"kty": "RSA", "kid": key["kid"], "use": "sig"},
+    "bad base64 in n": lambda key: {**key, "n": "!!not-base64!!"},
+    "n not a string": lambda key: {**key, "n": 12345},
+    "another key type": lambda key: {"kty": "oct", "k": "c2VjcmV0", "kid": key["kid"]},
+    "key for another alg": lambda key: {**key, "alg": "RS512"},
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_KEYS.values(), ids=BROKEN_KEYS.keys())
+async def test_unusable_key_in_the_jwks_is_invalid_id_token(
+    browser: Browser, fake: FakeProvider, broken: Any
+) -> None:
+    fake.key.public_jwk = broken(fake.key.public_jwk)
+
+    error_at_return_to(await browser.sign_in(), "invalid_id_token")
+
+
+async def test_callback_naming_another_issuer_is_provider_error(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    # RFC 9207: the authorization response's `iss` (mix-up attacks).
+    callback_url = await browser.start()
+
+    location = await browser.callback(f"{callback_url}&iss=https%3A%2F%2Fevil.example.test")
+
+    error_at_return_to(location, "provider_error")
+    assert fake.hits.get("token", 0) == 0
+
+
+async def test_callback_naming_our_issuer_signs_in(browser: Browser, fake: FakeProvider) -> None:
+    callback_url = await browser.start()
+
+    location = await browser.callback(f"{callback_url}&{urlencode({'iss': fake.issuer})}")
+
+    assert "login_code" in fragment(location)
 
 
 async def test_id_token_signed_with_another_key_is_invalid_id_token(
@@ -277,6 +344,26 @@ async def test_garbage_id_token_is_invalid_id_token(browser: Browser, fake: Fake
     fake.forge = lambda provider, payload: "not.a.jwt"
 
     error_at_return_to(await browser.sign_in(), "invalid_id_token")
+
+
+@pytest.mark.parametrize("email", ["someone\x00@example.com", "\ud800@example.com"])
+async def test_unstorable_email_is_refused_not_a_500(
+    browser: Browser, fake: FakeProvider, email: str
+) -> None:
+    fake.email = email
+
+    error_at_return_to(await browser.sign_in(), "email_not_verified")
+
+
+async def test_unstorable_name_falls_back_to_the_email(
+    browser: Browser, fake: FakeProvider, db: AsyncSession
+) -> None:
+    fake.name = "Grace\x00Hopper"
+
+    assert "login_code" in fragment(await browser.sign_in())
+    user = await db.scalar(select(User).where(User.email == fake.email))
+    assert user is not None
+    assert user.full_name == fake.email.split("@")[0]
 
 
 @pytest.mark.parametrize("verified", [False, "false", None])

@@ -323,6 +323,26 @@ async def test_deactivated_account_is_access_denied(
     assert location == f"{RETURN_TO}#error=access_denied"
 
 
+async def test_deactivated_account_found_by_email_is_access_denied_and_untouched(
+    browser: Browser, fake: FakeProvider, db: AsyncSession
+) -> None:
+    await register(browser.api, email=fake.email)  # never verified, never linked
+    user = await user_by_email(db, fake.email)
+    assert user is not None
+    user.is_active = False
+    await db.commit()
+
+    location = await browser.sign_in()
+
+    assert location == f"{RETURN_TO}#error=access_denied"
+    user = await user_by_email(db, fake.email)
+    assert user is not None
+    # No take-over of a deactivated account: still unverified, password kept, not linked.
+    assert user.email_verified is False
+    assert user.password_hash is not None
+    assert await db.scalar(select(OIDCIdentity).where(OIDCIdentity.user_id == user.id)) is None
+
+
 async def test_deleted_account_signs_in_again_as_a_new_account(
     browser: Browser, fake: FakeProvider
 ) -> None:

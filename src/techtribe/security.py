@@ -11,6 +11,7 @@ import hashlib
 import os
 import secrets
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -157,8 +158,8 @@ def decode_id_token(
     """Verify an OpenID Connect ID token's signature (one JWK), `iss`, `aud`, `exp`, `iat`.
 
     With `access_token`, an `at_hash` claim must match it (OIDC Core 3.1.3.6); python-jose
-    refuses a token carrying `at_hash` when no access token is given. `nonce` and `azp`
-    are the caller's to check.
+    refuses a token carrying `at_hash` when no access token is given. An `iat` in the
+    future (past the leeway) is refused too. `nonce` and `azp` are the caller's to check.
     """
     try:
         claims: dict[str, Any] = jwt.decode(
@@ -181,4 +182,14 @@ def decode_id_token(
         raise TokenError("The ID token has expired.", expired=True) from exc
     except (JWTError, JWKError) as exc:
         raise TokenError(f"The ID token is not valid: {exc}") from exc
+    except (ValueError, TypeError, KeyError) as exc:
+        # python-jose lets a malformed JWK (an RSA key without `n`, bad base64) escape
+        # as a plain ValueError: the provider's key is unusable, the token unverifiable.
+        raise TokenError(f"The signing key is unusable: {type(exc).__name__}") from exc
+    issued_at = claims["iat"]
+    # python-jose takes any int()-able value (even the string "1"): a number is required.
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
+        raise TokenError("The ID token's iat is not a number.")
+    if issued_at > time.time() + leeway_seconds:
+        raise TokenError("The ID token was issued in the future (iat).")
     return claims

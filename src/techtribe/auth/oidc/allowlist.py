@@ -7,7 +7,7 @@ entry's path. URLs are compared parsed, never as strings, so `http://host:8000@e
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Never a place to send a browser with a login code, whatever the allow-list says.
@@ -29,6 +29,10 @@ def _origin_and_path(url: str) -> tuple[tuple[str, str, int | None], str, SplitR
     if not scheme or scheme in _REFUSED_SCHEMES or not parts.hostname:
         return None
     if parts.username is not None or parts.password is not None:
+        return None
+    # Browsers resolve `.` and `..` segments (`%2e` too): `/spa/../admin` is `/admin`,
+    # outside the prefix `/spa/` it seems to start with.
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
         return None
     origin = (scheme, parts.hostname.lower(), port or _DEFAULT_PORTS.get(scheme))
     return origin, parts.path or "/", parts

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from techtribe.auth.dependencies import SettingsDep
@@ -15,14 +16,37 @@ from techtribe.auth.oidc.schemas import LoginCodeExchange
 from techtribe.auth.schemas import TokenErrorResponse, TokenResponse
 from techtribe.db import SessionDep
 from techtribe.errors import NO_STORE, OAuthError
+from techtribe.openapi import PROBLEM_REF
 
 router = APIRouter(prefix="/auth/oidc", tags=["auth"])
 
 # Redirects carry one-time values: never cached, never leaked through a Referer.
 _REDIRECT_HEADERS = {**NO_STORE, "Referrer-Policy": "no-referrer"}
+_LOCATION = {
+    "Location": {"description": "Where the browser goes next.", "schema": {"type": "string"}}
+}
+_NOT_FOUND: dict[str, Any] = {
+    "description": "No such provider, or it is not configured (`not_found`).",
+    "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+}
+# The body is read by hand (see `exchange`), so its schema is declared here.
+_LOGIN_CODE_SCHEMA = LoginCodeExchange.model_json_schema()
+_EXCHANGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _LOGIN_CODE_SCHEMA},
+        },
+    }
+}
 
 
-def get_provider(provider: str, request: Request) -> ProviderClient:
+def get_provider(
+    request: Request,
+    provider: Annotated[
+        str, Path(description="The provider's name: `google`, or an `OIDC_PROVIDERS` entry.")
+    ],
+) -> ProviderClient:
     registry: OIDCRegistry = request.app.state.oidc
     return service.provider_client(registry, provider)
 
@@ -34,6 +58,9 @@ def get_http(request: Request) -> httpx.AsyncClient:
 
 ProviderDep = Annotated[ProviderClient, Depends(get_provider)]
 HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
+# The provider's query parameters are plain optional strings: whatever they hold, the
+# callback answers with a redirect, never a 422.
+CallbackParam = Annotated[str | None, Query(description="Human-readable, ignored.")]
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -44,7 +71,20 @@ def _redirect(url: str) -> RedirectResponse:
     "/{provider}/authorize",
     status_code=302,
     response_class=RedirectResponse,
-    responses={302: {"description": "To the provider's authorization endpoint."}},
+    summary="Start signing in with a provider",
+    responses={
+        302: {
+            "description": "To the provider's authorization endpoint (or, if the provider "
+            "can't be reached, to `return_to#error=provider_error`).",
+            "headers": _LOCATION,
+        },
+        400: {
+            "description": "`return_to` is not under `OIDC_RETURN_ALLOWLIST` "
+            "(`invalid_return_to`).",
+            "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+        },
+        404: _NOT_FOUND,
+    },
 )
 async def authorize(
     client: ProviderDep,
@@ -52,10 +92,15 @@ async def authorize(
     settings: SettingsDep,
     http: HttpDep,
     return_to: Annotated[
-        str | None, Query(description="Where to come back to; default PUBLIC_BASE_URL/.")
+        str | None,
+        Query(
+            description="Where the browser comes back to (`#login_code=...` or "
+            "`#error=...` is appended); it must start with an `OIDC_RETURN_ALLOWLIST` "
+            "entry. Default: `PUBLIC_BASE_URL/`."
+        ),
     ] = None,
 ) -> RedirectResponse:
-    """Start signing in: redirects to the provider with state, nonce and PKCE (S256)."""
+    """Open in the browser: redirects to the provider with `state`, `nonce` and PKCE (S256)."""
     url = await service.start_login(
         session, settings, http, client, return_to=return_to or f"{settings.public_base_url}/"
     )
@@ -66,33 +111,74 @@ async def authorize(
     "/{provider}/callback",
     status_code=302,
     response_class=RedirectResponse,
-    responses={302: {"description": "To `return_to#login_code=...` or `...#error=<code>`."}},
+    summary="Provider's redirect back (not for clients)",
+    responses={
+        302: {
+            "description": "To `return_to#login_code=<one-time code>`, or on any failure to "
+            "`return_to#error=<code>` (`access_denied`, `invalid_id_token`, "
+            "`email_not_verified`, `provider_error`); without a valid `state` to "
+            "`PUBLIC_BASE_URL/#error=invalid_state`.",
+            "headers": _LOCATION,
+        },
+        404: _NOT_FOUND,
+    },
 )
 async def callback(
-    request: Request,
     client: ProviderDep,
     session: SessionDep,
     settings: SettingsDep,
     http: HttpDep,
+    state: Annotated[str | None, Query(description="The state `authorize` sent.")] = None,
+    code: Annotated[str | None, Query(description="The authorization code.")] = None,
+    error: Annotated[
+        str | None, Query(description="RFC 6749 4.1.2.1 error, e.g. `access_denied`.")
+    ] = None,
+    error_description: CallbackParam = None,
+    iss: Annotated[str | None, Query(description="The issuer (RFC 9207), if sent.")] = None,
 ) -> RedirectResponse:
     """Where the provider sends the browser back, with `code` and `state` (or `error`)."""
-    params = dict(request.query_params)
+    # error_description is documented, not used: only `error` is a code we can act on.
+    given = {"state": state, "code": code, "error": error, "iss": iss}
+    params = {name: value for name, value in given.items() if value is not None}
     return _redirect(await service.finish_login(session, settings, http, client, params))
+
+
+async def _login_code(request: Request) -> str:
+    """`login_code` from the JSON body; anything else is `400 invalid_request`."""
+    body: object
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or absurdly nested
+        raise OAuthError("invalid_request", 'Send a JSON body {"login_code": "..."}.') from None
+    login_code = body.get("login_code") if isinstance(body, dict) else None
+    if login_code is None or login_code == "":
+        raise OAuthError("invalid_request", "The login_code parameter is required.")
+    if not isinstance(login_code, str):
+        raise OAuthError("invalid_request", "login_code must be a string.")
+    return login_code
 
 
 @router.post(
     "/exchange",
     response_model=TokenResponse,
-    responses={400: {"model": TokenErrorResponse, "description": "RFC 6749 error."}},
+    summary="Trade a login code for tokens",
+    responses={
+        200: {"description": "A fresh login, as the token endpoint answers it (`no-store`)."},
+        400: {
+            "model": TokenErrorResponse,
+            "description": "RFC 6749 error: `invalid_grant` (unknown, expired or used code; "
+            "deactivated account) or `invalid_request` (no `login_code`).",
+        },
+    },
+    openapi_extra=_EXCHANGE_BODY,
 )
-async def exchange(
-    body: LoginCodeExchange, session: SessionDep, settings: SettingsDep
-) -> JSONResponse:
-    """Trade the one-time `login_code` for a fresh token pair (as the token endpoint's)."""
-    if not body.login_code:
-        raise OAuthError("invalid_request", "The login_code parameter is required.")
-    if len(body.login_code) > 512:
+async def exchange(request: Request, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """Trade the one-time `login_code` (valid once, for 60 seconds) for a fresh token pair."""
+    login_code = await _login_code(request)
+    # Ours are short and ASCII; anything else (a lone surrogate can't even be hashed) is
+    # no code of ours.
+    if len(login_code) > 512 or not login_code.isascii():
         raise OAuthError("invalid_grant", "The login code is invalid, expired or already used.")
-    pair = await service.exchange_login_code(session, settings, body.login_code)
+    pair = await service.exchange_login_code(session, settings, login_code)
     content: dict[str, Any] = pair.model_dump()
     return JSONResponse(content, headers=NO_STORE)

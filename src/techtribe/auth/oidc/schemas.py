@@ -6,5 +6,10 @@ from pydantic import BaseModel, Field
 
 
 class LoginCodeExchange(BaseModel):
-    # Optional here so a missing code is RFC 6749's `400 invalid_request`, not a 422.
-    login_code: str | None = Field(default=None, description="The code from the callback.")
+    """`POST /auth/oidc/exchange`: documents the body, which the route reads by hand so
+    that any malformed one is RFC 6749's `400 invalid_request`, never a 422."""
+
+    login_code: str = Field(
+        description="The one-time code from `return_to#login_code=...`.",
+        examples=["kVx3...one-time-code"],
+    )

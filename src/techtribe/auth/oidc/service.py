@@ -182,7 +182,9 @@ async def finish_login(
     """Where to send the browser: `return_to#login_code=...`, or `...#error=<code>`."""
     name = client.provider.name
     state = params.get("state", "")
-    spent = await _spend_state(session, name, state) if 0 < len(state) <= 512 else None
+    # Ours are short and ASCII (`token_urlsafe`): anything else is not worth a query.
+    usable = 0 < len(state) <= 512 and state.isascii()
+    spent = await _spend_state(session, name, state) if usable else None
     if spent is None:
         # No trusted return_to without a state of ours.
         log.info("OIDC %s: callback with a missing, unknown, spent or expired state", name)
@@ -212,6 +214,10 @@ async def _complete(
     state: _State,
     params: dict[str, str],
 ) -> User:
+    # RFC 9207: a provider that names itself in the response must be the one we asked
+    # (mix-up attacks between configured providers).
+    if (iss := params.get("iss")) is not None and iss not in client.provider.issuers:
+        raise LoginFailed("provider_error", f"the response names issuer {iss[:100]!r}")
     if error := params.get("error"):
         # RFC 6749 4.1.2.1: the user said no (access_denied), or the provider failed.
         failure = "access_denied" if error == "access_denied" else "provider_error"
@@ -262,6 +268,9 @@ async def _validated_id_token(
         raise LoginFailed("provider_error", f"fetching the keys failed: {exc}") from exc
     if key is None:
         raise LoginFailed("invalid_id_token", f"no signing key {kid!r} in the provider's JWKS")
+    # RFC 7517 4.4: a key that names its algorithm is for that algorithm only.
+    if key.get("alg") not in (None, header["alg"]):
+        raise LoginFailed("invalid_id_token", f"key {kid!r} is not for alg {header['alg']!r}")
     try:
         claims = decode_id_token(
             id_token,
@@ -273,17 +282,30 @@ async def _validated_id_token(
     except TokenError as exc:
         raise LoginFailed("invalid_id_token", str(exc)) from exc
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    # OIDC Core 3.1.3.7 (3): rejected if it "contains additional audiences not trusted by
+    # the Client"; we trust none but ourselves.
+    if any(audience != provider.client_id for audience in audiences):
+        raise LoginFailed("invalid_id_token", "the ID token is also meant for another client")
     azp = claims.get("azp")
     # OIDC Core 3.1.3.7 (4, 5): with several audiences azp is required; when present it
-    # must be our client id.
+    # must be our client id (Google always sends it).
     if (len(audiences) > 1 and azp is None) or (azp is not None and azp != provider.client_id):
         raise LoginFailed("invalid_id_token", "azp is not our client id")
     token_nonce = claims.get("nonce")
-    if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce, nonce):
+    # Compared as bytes: compare_digest refuses non-ASCII str (a TypeError, a 500).
+    if not isinstance(token_nonce, str) or not hmac.compare_digest(
+        token_nonce.encode("utf-8", "surrogatepass"), nonce.encode()
+    ):
         raise LoginFailed("invalid_id_token", "the nonce does not match")
-    if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 0 < len(sub) <= 255 or not _storable(sub):
         raise LoginFailed("invalid_id_token", "sub is not a string of 1-255 characters")
     return claims
+
+
+def _storable(text: str) -> bool:
+    """Text the database takes: no NUL, no lone surrogate (JSON allows both)."""
+    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def _is_verified(claims: dict[str, Any]) -> bool:
@@ -293,16 +315,20 @@ def _is_verified(claims: dict[str, Any]) -> bool:
 
 def _full_name(claims: dict[str, Any], email: str) -> str:
     name = claims.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name.strip() or not _storable(name):
         parts = [claims.get("given_name"), claims.get("family_name")]
-        name = " ".join(part.strip() for part in parts if isinstance(part, str) and part.strip())
+        name = " ".join(
+            part.strip()
+            for part in parts
+            if isinstance(part, str) and part.strip() and _storable(part)
+        )
     return (str(name).strip() or email.split("@", 1)[0])[:100]
 
 
 async def _account_for(session: AsyncSession, provider: str, claims: dict[str, Any]) -> User:
     """The linked account, else the account with this verified e-mail, else a new student."""
     email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email or len(email) > 320:
+    if not isinstance(email, str) or "@" not in email or len(email) > 320 or not _storable(email):
         raise LoginFailed("email_not_verified", "the ID token carries no usable e-mail")
     if not _is_verified(claims):
         raise LoginFailed("email_not_verified", "the provider has not verified the e-mail")
