@@ -161,6 +161,24 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for routes that only read.
+
+    On PostgreSQL each statement runs on its own (autocommit): a page is one SELECT, so
+    BEGIN and COMMIT would double its round trips for nothing. Never write through one:
+    nothing would be atomic. SQLite keeps its usual transaction.
+    """
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    async with sessionmaker() as session:
+        yield session
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: commit when the route succeeds, roll back on any error."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
@@ -179,3 +197,5 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response is sent, so a client never
 # sees a success for something that then failed to commit.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# For routes that only read (see `create_read_sessionmaker`).
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Select, SmallInteger, and_, or_, tuple_
+from sqlalchemy import BigInteger, Select, SmallInteger, and_, bindparam, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -103,6 +103,34 @@ class Ordering:
             clauses.append(and_(*equal, beyond))
         return or_(*clauses)
 
+    def bound_after(self) -> ColumnElement[bool]:
+        """`after` with bind parameters `after_0`, `after_1`... for a statement built once."""
+        return self.after(
+            [bindparam(f"after_{i}", type_=key.column.type) for i, key in enumerate(self.keys)]
+        )
+
+    def bound_values(self, cursor: str) -> dict[str, Any]:
+        """The parameters of `bound_after` for a cursor of this ordering."""
+        return {f"after_{i}": value for i, value in enumerate(self.decode(cursor))}
+
+    def cut(
+        self,
+        rows: list[Any],
+        limit: int,
+        key_of: Callable[[Any], Sequence[Any]] | None = None,
+    ) -> tuple[list[Any], str | None]:
+        """A page of `limit` rows out of `limit + 1` fetched, and the cursor to the next one.
+
+        `key_of(row)` gives the row's sort values; by default the attributes named like the
+        ordering's columns.
+        """
+        if len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        last = rows[-1]
+        values = key_of(last) if key_of else [getattr(last, str(k.column.key)) for k in self.keys]
+        return rows, self.encode(values)
+
     def encode(self, values: Sequence[Any]) -> str:
         raw = json.dumps(
             {"s": self.name, "k": [k.dump(v) for k, v in zip(self.keys, values, strict=True)]},
@@ -156,22 +184,10 @@ async def paginate(
     key_of: Callable[[Any], Sequence[Any]] | None = None,
     scalars: bool = True,
 ) -> tuple[list[Any], str | None]:
-    """Run one page of `stmt` in `ordering`.
-
-    `key_of(row)` gives the row's sort values; by default the attributes named like the
-    ordering's columns.
-    """
+    """Run one page of `stmt` in `ordering` (see `Ordering.cut` for `key_of`)."""
     if cursor:
         stmt = stmt.where(ordering.after(ordering.decode(cursor)))
     stmt = stmt.order_by(*ordering.order_by()).limit(limit + 1)
     result = await session.execute(stmt)
     rows = list(result.scalars().all() if scalars else result.all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        values = (
-            key_of(last) if key_of else [getattr(last, str(k.column.key)) for k in ordering.keys]
-        )
-        next_cursor = ordering.encode(values)
-    return rows, next_cursor
+    return ordering.cut(rows, limit, key_of)

@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from techtribe.auth.service import AuthContext, authenticate
 from techtribe.config import Settings
-from techtribe.db import SessionDep
+from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.errors import Forbidden, Unauthorized
 from techtribe.users.models import Role, User
 
@@ -27,14 +27,18 @@ async def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+def _required(token: str | None) -> str:
+    if not token:
+        raise Unauthorized("Sign in and send the access token as `Authorization: Bearer <token>`.")
+    return token
+
+
 async def current_auth(
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> AuthContext:
-    if not token:
-        raise Unauthorized("Sign in and send the access token as `Authorization: Bearer <token>`.")
-    return await authenticate(session, settings, token)
+    return await authenticate(session, settings, _required(token))
 
 
 AuthDep = Annotated[AuthContext, Depends(current_auth)]
@@ -64,16 +68,27 @@ def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
     return check
 
 
+async def reader_auth(
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """`current_user` for routes that only read: checked on the route's read-only session."""
+    return (await authenticate(session, settings, _required(token))).user
+
+
 async def optional_auth(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> AuthContext | None:
-    """For public endpoints that show more to a signed-in caller."""
+    """For public reads that show more to a signed-in caller (on the read-only session)."""
     return await authenticate(session, settings, token) if token else None
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+# The caller, for a route that only reads through `ReadSessionDep`.
+CurrentReader = Annotated[User, Depends(reader_auth)]
 FreshUser = Annotated[User, Depends(current_user_fresh)]
 OptionalAuth = Annotated[AuthContext | None, Depends(optional_auth)]
 Admin = Annotated[User, Depends(require_role(Role.admin))]

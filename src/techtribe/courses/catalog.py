@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Select, func, literal_column, or_, select
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from techtribe.courses.models import (
     SEARCH_DOCUMENT,
@@ -24,7 +37,7 @@ from techtribe.courses.models import (
 )
 from techtribe.courses.service import CourseNotFound, is_enrolled
 from techtribe.db import json_list, json_object
-from techtribe.pagination import Key, Ordering, paginate
+from techtribe.pagination import Key, Ordering
 from techtribe.users.models import Role, User
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -134,35 +147,71 @@ def _outline(lessons: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     ]
 
 
-def filtered_courses(stmt: AnySelect, f: CourseFilters, session: AsyncSession) -> AnySelect:
-    if f.q:
-        if session.get_bind().dialect.name == "postgresql":
-            query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), f.q)
-            stmt = stmt.where(SEARCH_DOCUMENT.op("@@")(query))
+def _filter_values(f: CourseFilters) -> dict[str, Any]:
+    """The filters that are set, as the bind parameters of `_filter_clauses`."""
+    values: dict[str, Any] = {
+        "q": f.q or None,
+        "tag": f.tag.strip().lower() if f.tag else None,
+        "level": str(f.level) if f.level else None,
+        "instructor_id": f.instructor_id,
+        "min_price": f.min_price,
+        "max_price": f.max_price,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _filter_clauses(names: frozenset[str], dialect: str) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the filters `names`, with their values as bind parameters."""
+    clauses: list[ColumnElement[bool]] = []
+    if "q" in names:
+        if dialect == "postgresql":
+            query = func.websearch_to_tsquery(
+                literal_column("'english'::regconfig"), bindparam("q", type_=String)
+            )
+            clauses.append(SEARCH_DOCUMENT.op("@@")(query))
         else:
-            pattern = f"%{f.q}%"
-            stmt = stmt.where(or_(Course.title.ilike(pattern), Course.description.ilike(pattern)))
-    if f.tag:
+            pattern = literal("%") + bindparam("q", type_=String) + literal("%")
+            clauses.append(or_(Course.title.ilike(pattern), Course.description.ilike(pattern)))
+    if "tag" in names:
         tagged = (
             select(course_tags.c.course_id)
             .join(Tag, Tag.id == course_tags.c.tag_id)
-            .where(Tag.name == f.tag.strip().lower())
+            .where(Tag.name == bindparam("tag", type_=String))
         )
-        stmt = stmt.where(Course.id.in_(tagged))
-    if f.level:
-        stmt = stmt.where(Course.level == f.level)
-    if f.instructor_id:
-        stmt = stmt.where(Course.instructor_id == f.instructor_id)
-    if f.min_price is not None:
-        stmt = stmt.where(Course.price_cents >= f.min_price)
-    if f.max_price is not None:
-        stmt = stmt.where(Course.price_cents <= f.max_price)
-    return stmt
+        clauses.append(Course.id.in_(tagged))
+    if "level" in names:
+        clauses.append(Course.level == bindparam("level", type_=String))
+    if "instructor_id" in names:
+        clauses.append(Course.instructor_id == bindparam("instructor_id"))
+    if "min_price" in names:
+        clauses.append(Course.price_cents >= bindparam("min_price"))
+    if "max_price" in names:
+        clauses.append(Course.price_cents <= bindparam("max_price"))
+    return clauses
+
+
+def filtered_courses(stmt: AnySelect, f: CourseFilters, session: AsyncSession) -> AnySelect:
+    """`stmt` narrowed to the courses `f` asks for (values bound)."""
+    values = _filter_values(f)
+    clauses = _filter_clauses(frozenset(values), session.get_bind().dialect.name)
+    return stmt.where(*clauses).params(values)
 
 
 def listed(stmt: AnySelect) -> AnySelect:
     """Only courses in the catalog: published and not archived (the partial indexes' rows)."""
     return stmt.where(Course.published, ~Course.archived)
+
+
+@lru_cache(maxsize=512)
+def _page_statement(dialect: str, sort: str, filters: frozenset[str], after: bool) -> AnySelect:
+    # Built once per shape of request, values left as bind parameters: a statement made
+    # afresh costs more to build and to find in SQLAlchemy's compiled cache than the page
+    # costs PostgreSQL to run.
+    ordering = COURSE_SORTS[sort]
+    stmt = listed(card_select()).where(*_filter_clauses(filters, dialect))
+    if after:
+        stmt = stmt.where(ordering.bound_after())
+    return stmt.order_by(*ordering.order_by()).limit(bindparam("limit", type_=Integer))
 
 
 async def list_courses(
@@ -173,11 +222,26 @@ async def list_courses(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    stmt = filtered_courses(listed(card_select()), filters, session)
-    rows, next_cursor = await paginate(
-        session, stmt, COURSE_SORTS[sort], limit=limit, cursor=cursor, scalars=False
+    ordering = COURSE_SORTS[sort]
+    values = _filter_values(filters)
+    stmt = _page_statement(
+        session.get_bind().dialect.name, sort, frozenset(values), cursor is not None
     )
+    if cursor:
+        values.update(ordering.bound_values(cursor))
+    values["limit"] = limit + 1
+    rows, next_cursor = ordering.cut(list(await session.execute(stmt, values)), limit)
     return [card(row) for row in rows], next_cursor
+
+
+_DETAIL = (
+    card_select().add_columns(_OUTLINE.label("lessons")).where(Course.id == bindparam("course_id"))
+)
+_OF_INSTRUCTOR = (
+    listed(card_select())
+    .where(Course.instructor_id == bindparam("instructor_id"))
+    .order_by(*COURSE_SORTS["newest"].order_by())
+)
 
 
 async def course_detail(
@@ -185,8 +249,7 @@ async def course_detail(
 ) -> dict[str, Any]:
     """A course and its outline as `viewer` may see it: drafts and archived ones are 404 to
     outsiders; an archived course stays visible to its buyers."""
-    stmt = card_select().add_columns(_OUTLINE.label("lessons")).where(Course.id == course_id)
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_DETAIL, {"course_id": course_id})).first()
     if row is None:
         raise CourseNotFound()
     visible = row.published and not row.archived
@@ -203,6 +266,5 @@ async def instructor_courses(
     session: AsyncSession, instructor_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """An instructor's listed courses, newest first (for the public profile)."""
-    stmt = listed(card_select()).where(Course.instructor_id == instructor_id)
-    rows = await session.execute(stmt.order_by(*COURSE_SORTS["newest"].order_by()))
+    rows = await session.execute(_OF_INSTRUCTOR, {"instructor_id": instructor_id})
     return [card(row) for row in rows]

@@ -21,7 +21,7 @@ from techtribe.courses.schemas import (
     ReviewRead,
     TagCount,
 )
-from techtribe.db import SessionDep
+from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.money import MAX_PRICE_CENTS
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 
@@ -35,7 +35,7 @@ PriceQuery = Annotated[
 
 @router.get("/courses", response_model=Page[CourseRead])
 async def list_courses(
-    session: SessionDep,
+    session: ReadSessionDep,
     q: Annotated[
         str | None, Query(max_length=200, description="Words in title or description.")
     ] = None,
@@ -67,7 +67,7 @@ async def create_course(
 
 
 @router.get("/courses/{course_id}", response_model=CourseDetail)
-async def read_course(course_id: uuid.UUID, session: SessionDep, auth: OptionalAuth) -> Any:
+async def read_course(course_id: uuid.UUID, session: ReadSessionDep, auth: OptionalAuth) -> Any:
     """A course with its lesson outline (titles only)."""
     return await catalog.course_detail(session, course_id, auth.user if auth else None)
 
@@ -122,7 +122,7 @@ async def add_review(
 @router.get("/courses/{course_id}/reviews", response_model=Page[ReviewRead])
 async def list_reviews(
     course_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadSessionDep,
     auth: OptionalAuth,
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
@@ -133,7 +133,9 @@ async def list_reviews(
 
 
 @router.get("/tags", response_model=Page[TagCount])
-async def list_tags(session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None) -> Any:
+async def list_tags(
+    session: ReadSessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Any:
     """Tags of published courses, by name, with how many published courses carry each."""
     items, next_cursor = await service.tag_counts(session, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}

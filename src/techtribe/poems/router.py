@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
 from techtribe.auth.dependencies import CurrentUser, OptionalAuth
-from techtribe.db import SessionDep
+from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.errors import Unauthorized
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.poems import service
@@ -30,7 +30,7 @@ PoemSort = Literal["newest", "oldest", "rating", "most_rated", "author"]
 
 @router.get("", response_model=Page[PoemRead])
 async def list_poems(
-    session: SessionDep,
+    session: ReadSessionDep,
     auth: OptionalAuth,
     author_id: uuid.UUID | None = None,
     q: Annotated[

@@ -8,10 +8,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from techtribe.auth import service as auth_service
-from techtribe.auth.dependencies import Admin, AuthDep, CurrentUser, FreshUser, SettingsDep
+from techtribe.auth.dependencies import (
+    Admin,
+    AuthDep,
+    CurrentReader,
+    CurrentUser,
+    FreshUser,
+    SettingsDep,
+)
 from techtribe.courses import catalog
 from techtribe.courses.schemas import CourseRead
-from techtribe.db import SessionDep
+from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.users import service
 from techtribe.users.models import Role
@@ -28,7 +35,7 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/users/me", response_model=UserRead)
-async def read_me(user: CurrentUser) -> Any:
+async def read_me(user: CurrentReader) -> Any:
     return user
 
 
@@ -97,7 +104,7 @@ async def update_user(
 
 
 @router.get("/instructors/{user_id}", response_model=InstructorProfile, tags=["instructors"])
-async def instructor_profile(user_id: uuid.UUID, session: SessionDep) -> Any:
+async def instructor_profile(user_id: uuid.UUID, session: ReadSessionDep) -> Any:
     """An instructor's public profile (no e-mail address) and their published courses."""
     instructor = await service.get_instructor(session, user_id)
     courses = await catalog.instructor_courses(session, instructor.id)
