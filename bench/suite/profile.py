@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,9 +34,9 @@ LIBRARIES = [
 
 
 def _py_spy() -> str | None:
-    return shutil.which("py-spy") or (
-        "/tmp/pyspy/bin/py-spy" if Path("/tmp/pyspy/bin/py-spy").exists() else None
-    )
+    """py-spy on PATH, or installed in this virtualenv (not activated)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
 
 
 @contextlib.contextmanager

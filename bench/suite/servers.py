@@ -90,11 +90,19 @@ def _clean_env() -> dict[str, str]:
 
 
 def service(
-    workdir: Path, *, database_url: str, jwt_secret: str, workers: int, log_level: str
+    workdir: Path,
+    *,
+    database_url: str,
+    jwt_secret: str,
+    workers: int,
+    log_level: str,
+    pool_size: int,
 ) -> Server:
     """`techtribe serve` as production runs it (Dockerfile): uvicorn, `--workers`, with
     uvloop and httptools (uvicorn[standard] picks both), production settings, JSON logs
-    with the access log; the sandbox gateway; no Redis (the embedded mode)."""
+    with the access log; the sandbox gateway; no Redis (the embedded mode). The pool holds
+    as many connections as one worker has requests in flight (`DATABASE_POOL_SIZE`, as an
+    operator sizes it), so the load doesn't open and close overflow connections."""
     env = _clean_env()
     env.update(
         DATABASE_URL=database_url,
@@ -104,6 +112,7 @@ def service(
         PAYMENT_GATEWAY="sandbox",
         LOG_FORMAT="json",
         LOG_LEVEL=log_level,
+        DATABASE_POOL_SIZE=str(pool_size),
     )
     script = Path(sys.executable).with_name("techtribe")
     command = (

@@ -226,27 +226,34 @@ async def _priced_lines(
     """One unsaved line per item, priced from the catalog now; refuses what can't be sold."""
     course_ids = [item.id for item in body.items if item.kind == ItemKind.course]
     slot_ids = [item.id for item in body.items if item.kind == ItemKind.advisory]
-    courses = {
-        c.id: c for c in await session.scalars(select(Course).where(Course.id.in_(course_ids)))
-    }
-    slots = {
-        s.id: s
-        for s in await session.scalars(select(AdvisorySlot).where(AdvisorySlot.id.in_(slot_ids)))
-    }
-    owned = set(
-        await session.scalars(
-            select(Enrollment.course_id).where(
-                Enrollment.user_id == buyer_id, Enrollment.course_id.in_(course_ids)
+    # Only the queries a purchase needs: most carry courses only, and an empty IN list is
+    # still a round trip.
+    courses: dict[uuid.UUID, Course] = {}
+    owned: set[uuid.UUID] = set()
+    if course_ids:
+        found = await session.scalars(select(Course).where(Course.id.in_(course_ids)))
+        courses = {c.id: c for c in found}
+        owned = set(
+            await session.scalars(
+                select(Enrollment.course_id).where(
+                    Enrollment.user_id == buyer_id, Enrollment.course_id.in_(course_ids)
+                )
             )
         )
-    )
-    booked = set(
-        await session.scalars(
-            select(Booking.slot_id).where(
-                Booking.user_id == buyer_id, Booking.slot_id.in_(slot_ids)
+    slots: dict[uuid.UUID, AdvisorySlot] = {}
+    booked: set[uuid.UUID] = set()
+    if slot_ids:
+        found_slots = await session.scalars(
+            select(AdvisorySlot).where(AdvisorySlot.id.in_(slot_ids))
+        )
+        slots = {s.id: s for s in found_slots}
+        booked = set(
+            await session.scalars(
+                select(Booking.slot_id).where(
+                    Booking.user_id == buyer_id, Booking.slot_id.in_(slot_ids)
+                )
             )
         )
-    )
     now = utcnow()
     lines = []
     for item in body.items:
