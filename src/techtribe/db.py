@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
@@ -119,7 +120,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     # No pre-ping: it is a round trip per request. A connection the server dropped fails
     # once and is replaced (asyncpg's disconnect errors invalidate it); recycling keeps
     # connections younger than typical idle timeouts.
-    kwargs: dict[str, Any] = {"echo": settings.database_echo, "pool_recycle": 1800}
+    kwargs: dict[str, Any] = {
+        "echo": settings.database_echo,
+        "pool_recycle": 1800,
+        # JSON columns and aggregates (a page's tags) parsed by orjson: several times faster.
+        "json_deserializer": orjson.loads,
+    }
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
     else:
