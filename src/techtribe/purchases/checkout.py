@@ -22,7 +22,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -226,44 +226,32 @@ async def _priced_lines(
     """One unsaved line per item, priced from the catalog now; refuses what can't be sold."""
     course_ids = [item.id for item in body.items if item.kind == ItemKind.course]
     slot_ids = [item.id for item in body.items if item.kind == ItemKind.advisory]
-    # Only the queries a purchase needs: most carry courses only, and an empty IN list is
-    # still a round trip.
-    courses: dict[uuid.UUID, Course] = {}
-    owned: set[uuid.UUID] = set()
+    # One query per kind of item, each row with whether the buyer already has it; none for
+    # a kind the purchase doesn't carry (an empty IN list is still a round trip).
+    courses: dict[uuid.UUID, tuple[Course, bool]] = {}
     if course_ids:
-        found = await session.scalars(select(Course).where(Course.id.in_(course_ids)))
-        courses = {c.id: c for c in found}
-        owned = set(
-            await session.scalars(
-                select(Enrollment.course_id).where(
-                    Enrollment.user_id == buyer_id, Enrollment.course_id.in_(course_ids)
-                )
-            )
+        owned = exists().where(Enrollment.user_id == buyer_id, Enrollment.course_id == Course.id)
+        found = await session.execute(
+            select(Course, owned.label("owned")).where(Course.id.in_(course_ids))
         )
-    slots: dict[uuid.UUID, AdvisorySlot] = {}
-    booked: set[uuid.UUID] = set()
+        courses = {row.Course.id: (row.Course, row.owned) for row in found}
+    slots: dict[uuid.UUID, tuple[AdvisorySlot, bool]] = {}
     if slot_ids:
-        found_slots = await session.scalars(
-            select(AdvisorySlot).where(AdvisorySlot.id.in_(slot_ids))
+        booked = exists().where(Booking.user_id == buyer_id, Booking.slot_id == AdvisorySlot.id)
+        found = await session.execute(
+            select(AdvisorySlot, booked.label("booked")).where(AdvisorySlot.id.in_(slot_ids))
         )
-        slots = {s.id: s for s in found_slots}
-        booked = set(
-            await session.scalars(
-                select(Booking.slot_id).where(
-                    Booking.user_id == buyer_id, Booking.slot_id.in_(slot_ids)
-                )
-            )
-        )
+        slots = {row.AdvisorySlot.id: (row.AdvisorySlot, row.booked) for row in found}
     now = utcnow()
     lines = []
     for item in body.items:
         if item.kind == ItemKind.course:
-            course = courses.get(item.id)
-            if course is None:
+            if item.id not in courses:
                 raise NotFound(f"No course with id {item.id}.")
+            course, already_owned = courses[item.id]
             if not course.published or course.archived:
                 raise CourseUnavailable()
-            if course.id in owned:
+            if already_owned:
                 raise AlreadyOwned()
             lines.append(
                 PurchaseItem(
@@ -276,12 +264,12 @@ async def _priced_lines(
                 )
             )
         else:
-            slot = slots.get(item.id)
-            if slot is None:
+            if item.id not in slots:
                 raise NotFound(f"No advisory slot with id {item.id}.")
+            slot, already_booked = slots[item.id]
             if slot.cancelled_at is not None or slot.starts_at <= now:
                 raise AdvisoryUnavailable()
-            if slot.id in booked:
+            if already_booked:
                 raise AlreadyBooked()
             lines.append(
                 PurchaseItem(
