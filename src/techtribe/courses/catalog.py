@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
+from fastapi import Response
 from sqlalchemy import (
     Integer,
     Row,
@@ -113,6 +115,21 @@ def card_select() -> AnySelect:
         _TAG_NAMES.label("tags"),
     )
     return stmt.join(User, User.id == Course.instructor_id)
+
+
+class CatalogJSON(Response):
+    """A catalog answer written straight to JSON.
+
+    The dicts come from `card`, built field by field from typed columns, so a second pass
+    through the response model (a tenth of a page's time) would check nothing new. The
+    routes still declare their response model for the docs; a test holds the two equal.
+    """
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        # default=str: asyncpg's UUID subclass, which orjson leaves to the caller.
+        return orjson.dumps(content, default=str, option=orjson.OPT_UTC_Z)
 
 
 def card(row: Row[Any]) -> dict[str, Any]:

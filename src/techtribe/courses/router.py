@@ -53,7 +53,7 @@ async def list_courses(
     items, next_cursor = await catalog.list_courses(
         session, filters, sort=sort, limit=limit, cursor=cursor
     )
-    return {"items": items, "next_cursor": next_cursor}
+    return catalog.CatalogJSON({"items": items, "next_cursor": next_cursor})
 
 
 @router.post("/courses", status_code=status.HTTP_201_CREATED, response_model=CourseDetail)
@@ -69,7 +69,8 @@ async def create_course(
 @router.get("/courses/{course_id}", response_model=CourseDetail)
 async def read_course(course_id: uuid.UUID, session: ReadSessionDep, auth: OptionalAuth) -> Any:
     """A course with its lesson outline (titles only)."""
-    return await catalog.course_detail(session, course_id, auth.user if auth else None)
+    course = await catalog.course_detail(session, course_id, auth.user if auth else None)
+    return catalog.CatalogJSON(course)
 
 
 @router.patch("/courses/{course_id}", response_model=CourseDetail)
