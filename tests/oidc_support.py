@@ -20,6 +20,8 @@ from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, ISSUER, FakeProvider
 PUBLIC_BASE_URL = "http://localhost:8000"
 RETURN_TO = f"{PUBLIC_BASE_URL}/app/signed-in"
 CALLBACK = f"{PUBLIC_BASE_URL}{API}/auth/oidc/google/callback"
+# Where a callback without a state of ours sends the browser.
+INVALID_STATE = f"{PUBLIC_BASE_URL}/#error=invalid_state"
 
 
 def oidc_settings(**overrides: object) -> Settings:

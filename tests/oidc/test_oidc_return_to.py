@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from fastapi import FastAPI
 
 from techtribe.auth.oidc.allowlist import is_allowed
+from techtribe.config import Settings
 from tests.helpers import assert_problem
 from tests.oidc_provider import FakeProvider
 from tests.oidc_support import Browser, browser_for, fragment, oidc_app, oidc_settings
@@ -73,21 +71,8 @@ def test_refused_return_to(url: str) -> None:
 
 
 @pytest.fixture
-def fake() -> FakeProvider:
-    return FakeProvider()
-
-
-@pytest.fixture
-async def app(migrated: None, fake: FakeProvider) -> AsyncIterator[FastAPI]:
-    settings = oidc_settings(oidc_return_allowlist="https://app.example.com/spa/, myapp://cb")
-    async with oidc_app(fake, settings) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser(app: FastAPI, fake: FakeProvider) -> AsyncIterator[Browser]:
-    async with browser_for(app, fake) as browser:
-        yield browser
+def settings() -> Settings:
+    return oidc_settings(oidc_return_allowlist="https://app.example.com/spa/, myapp://cb")
 
 
 async def test_return_to_off_the_allowlist_is_400_invalid_return_to(browser: Browser) -> None:

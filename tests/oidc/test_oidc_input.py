@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from fastapi import FastAPI
 
 from tests.helpers import API, assert_oauth_error, assert_problem
 from tests.oidc_provider import FakeProvider
 from tests.oidc_support import (
     CALLBACK,
+    INVALID_STATE,
     PUBLIC_BASE_URL,
     RETURN_TO,
     Browser,
@@ -21,25 +20,6 @@ from tests.oidc_support import (
     oidc_settings,
     query,
 )
-
-INVALID_STATE = f"{PUBLIC_BASE_URL}/#error=invalid_state"
-
-
-@pytest.fixture
-def fake() -> FakeProvider:
-    return FakeProvider()
-
-
-@pytest.fixture
-async def app(migrated: None, fake: FakeProvider) -> AsyncIterator[FastAPI]:
-    async with oidc_app(fake, oidc_settings()) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser(app: FastAPI, fake: FakeProvider) -> AsyncIterator[Browser]:
-    async with browser_for(app, fake) as browser:
-        yield browser
 
 
 async def fresh_state(browser: Browser) -> str:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from fastapi import FastAPI
 from jose import jwt
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +21,7 @@ from techtribe.users.models import User
 from tests.helpers import assert_oauth_error, login, register
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider, SigningKey, unsigned_token
 from tests.oidc_support import (
-    PUBLIC_BASE_URL,
+    INVALID_STATE,
     RETURN_TO,
     Browser,
     browser_for,
@@ -32,30 +30,6 @@ from tests.oidc_support import (
     oidc_settings,
     query,
 )
-
-INVALID_STATE = f"{PUBLIC_BASE_URL}/#error=invalid_state"
-
-
-@pytest.fixture
-def fake() -> FakeProvider:
-    return FakeProvider()
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return oidc_settings()
-
-
-@pytest.fixture
-async def app(migrated: None, fake: FakeProvider, settings: Settings) -> AsyncIterator[FastAPI]:
-    async with oidc_app(fake, settings) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser(app: FastAPI, fake: FakeProvider) -> AsyncIterator[Browser]:
-    async with browser_for(app, fake) as browser:
-        yield browser
 
 
 def error_at_return_to(location: str, code: str) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-from fastapi import FastAPI
 from jose import jwt
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -41,28 +39,6 @@ from tests.oidc_support import (
 )
 
 
-@pytest.fixture
-def fake() -> FakeProvider:
-    return FakeProvider()
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return oidc_settings()
-
-
-@pytest.fixture
-async def app(migrated: None, fake: FakeProvider, settings: Settings) -> AsyncIterator[FastAPI]:
-    async with oidc_app(fake, settings) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser(app: FastAPI, fake: FakeProvider) -> AsyncIterator[Browser]:
-    async with browser_for(app, fake) as browser:
-        yield browser
-
-
 async def me(browser: Browser, access_token: str) -> dict[str, object]:
     response = await browser.api.get(f"{API}/users/me", headers=bearer(access_token))
     assert response.status_code == 200, response.text
@@ -73,6 +49,14 @@ async def me(browser: Browser, access_token: str) -> dict[str, object]:
 async def user_by_email(db: AsyncSession, email: str) -> User | None:
     db.expire_all()
     return await db.scalar(select(User).where(User.email == email))
+
+
+async def deactivate(db: AsyncSession, email: str) -> None:
+    """What an admin's `is_active: false` does, straight in the database."""
+    user = await user_by_email(db, email)
+    assert user is not None
+    user.is_active = False
+    await db.commit()
 
 
 # --- authorize ---------------------------------------------------------------------
@@ -313,10 +297,7 @@ async def test_deactivated_account_is_access_denied(
     browser: Browser, fake: FakeProvider, db: AsyncSession
 ) -> None:
     await browser.tokens()
-    user = await user_by_email(db, fake.email)
-    assert user is not None
-    user.is_active = False
-    await db.commit()
+    await deactivate(db, fake.email)
 
     location = await browser.sign_in()
 
@@ -327,10 +308,7 @@ async def test_deactivated_account_found_by_email_is_access_denied_and_untouched
     browser: Browser, fake: FakeProvider, db: AsyncSession
 ) -> None:
     await register(browser.api, email=fake.email)  # never verified, never linked
-    user = await user_by_email(db, fake.email)
-    assert user is not None
-    user.is_active = False
-    await db.commit()
+    await deactivate(db, fake.email)
 
     location = await browser.sign_in()
 
