@@ -63,39 +63,30 @@ class UTCDateTime(TypeDecorator[datetime]):
 class json_list(GenericFunction[Any]):
     """The group's values as a JSON array (read back as a list; NULL on PostgreSQL when empty).
 
-    `json_agg` on PostgreSQL, `json_group_array` on SQLite: one query brings a row and its
-    children (a course and its tags) with no second round trip and no IN list per page.
+    One query brings a row and its children (a course and its tags) with no second round
+    trip and no IN list per page.
     """
 
     type = JSON()
     inherit_cache = True
+    sql_names = {"postgresql": "json_agg", "sqlite": "json_group_array"}
 
 
 class json_object(GenericFunction[Any]):
-    """A JSON object from alternating keys and values (`json_build_object` on PostgreSQL)."""
+    """A JSON object from alternating keys and values."""
 
     type = JSON()
     inherit_cache = True
+    sql_names = {"postgresql": "json_build_object", "sqlite": "json_object"}
 
 
-@compiles(json_list)
-def _json_list(element: json_list, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+def _json_function(element: json_list | json_object, compiler: SQLCompiler, **kw: Any) -> str:
+    """The function under its name on the compiling database."""
+    return f"{element.sql_names[compiler.dialect.name]}({compiler.process(element.clauses, **kw)})"
 
 
-@compiles(json_list, "postgresql")
-def _json_list_postgresql(element: json_list, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_agg({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_object)
-def _json_object(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_object, "postgresql")
-def _json_object_postgresql(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+compiles(json_list)(_json_function)
+compiles(json_object)(_json_function)
 
 
 class Base(DeclarativeBase):
