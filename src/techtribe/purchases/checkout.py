@@ -20,9 +20,9 @@ import hmac
 import json
 import logging
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Exists, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -220,28 +220,38 @@ async def _void(gateway: PaymentGateway, charge_id: str, amount_cents: int) -> N
         log.critical("purchase failed to commit after charge %s and its refund failed", charge_id)
 
 
+Sellable = TypeVar("Sellable", Course, AdvisorySlot)
+
+
+async def _with_ownership(
+    session: AsyncSession, model: type[Sellable], ids: list[uuid.UUID], owned: Exists
+) -> dict[uuid.UUID, tuple[Sellable, bool]]:
+    """The items with these ids, each with whether the buyer already has it (`owned`), in
+    one query; none for no ids (an empty IN list is still a round trip)."""
+    if not ids:
+        return {}
+    found = await session.execute(select(model, owned.label("owned")).where(model.id.in_(ids)))
+    return {item.id: (item, bool(already)) for item, already in found}
+
+
 async def _priced_lines(
     session: AsyncSession, buyer_id: uuid.UUID, body: PurchaseCreate
 ) -> list[PurchaseItem]:
     """One unsaved line per item, priced from the catalog now; refuses what can't be sold."""
     course_ids = [item.id for item in body.items if item.kind == ItemKind.course]
     slot_ids = [item.id for item in body.items if item.kind == ItemKind.advisory]
-    # One query per kind of item, each row with whether the buyer already has it; none for
-    # a kind the purchase doesn't carry (an empty IN list is still a round trip).
-    courses: dict[uuid.UUID, tuple[Course, bool]] = {}
-    if course_ids:
-        owned = exists().where(Enrollment.user_id == buyer_id, Enrollment.course_id == Course.id)
-        found = await session.execute(
-            select(Course, owned.label("owned")).where(Course.id.in_(course_ids))
-        )
-        courses = {row.Course.id: (row.Course, row.owned) for row in found}
-    slots: dict[uuid.UUID, tuple[AdvisorySlot, bool]] = {}
-    if slot_ids:
-        booked = exists().where(Booking.user_id == buyer_id, Booking.slot_id == AdvisorySlot.id)
-        found = await session.execute(
-            select(AdvisorySlot, booked.label("booked")).where(AdvisorySlot.id.in_(slot_ids))
-        )
-        slots = {row.AdvisorySlot.id: (row.AdvisorySlot, row.booked) for row in found}
+    courses = await _with_ownership(
+        session,
+        Course,
+        course_ids,
+        exists().where(Enrollment.user_id == buyer_id, Enrollment.course_id == Course.id),
+    )
+    slots = await _with_ownership(
+        session,
+        AdvisorySlot,
+        slot_ids,
+        exists().where(Booking.user_id == buyer_id, Booking.slot_id == AdvisorySlot.id),
+    )
     now = utcnow()
     lines = []
     for item in body.items:
