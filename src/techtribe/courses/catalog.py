@@ -2,7 +2,7 @@
 
 These are the busiest endpoints, so a page is a single SELECT that brings each course
 with its instructor's name and its tags (and, for one course, its lesson outline) as
-JSON aggregates, and the rows become plain dicts that the response model checks once.
+JSON aggregates, and the rows become plain dicts (`card`) that go to JSON as they are.
 """
 
 from __future__ import annotations
@@ -208,7 +208,8 @@ def _filter_clauses(names: frozenset[str], dialect: str) -> list[ColumnElement[b
 
 
 def filtered_courses(stmt: AnySelect, f: CourseFilters, session: AsyncSession) -> AnySelect:
-    """`stmt` narrowed to the courses `f` asks for (values bound)."""
+    """`stmt` narrowed to the courses `f` asks for (values bound): the listing's own filters
+    for ad-hoc queries (`bench/catalog_listing.py` finds its deep rows with it)."""
     values = _filter_values(f)
     clauses = _filter_clauses(frozenset(values), session.get_bind().dialect.name)
     return stmt.where(*clauses).params(values)
