@@ -132,6 +132,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise BadRequest("cursor") from exc
 
 
+def _json_list(value: str | None) -> list[Any]:
+    """A `json_agg` column: NULL when the subquery found no rows (a course without lessons)."""
+    return [] if value is None else _loads(value)
+
+
 def card(row: asyncpg.Record) -> dict[str, Any]:
     """`CourseRead` of a row."""
     reviews = row["reviews_count"]
@@ -142,7 +147,7 @@ def card(row: asyncpg.Record) -> dict[str, Any]:
         "price_cents": row["price_cents"],
         "currency": row["currency"],
         "level": row["level"],
-        "tags": sorted(_loads(row["tags"]) or ()),
+        "tags": sorted(_json_list(row["tags"])),
         "published": row["published"],
         "archived": row["archived"],
         "instructor": {"id": row["instructor_id"], "full_name": row["instructor_name"]},
@@ -170,7 +175,7 @@ async def course_detail(pool: asyncpg.Pool, course_id: uuid.UUID) -> dict[str, A
     if row is None or not row["published"] or row["archived"]:
         return None  # the service shows drafts to their owners; the floor is anonymous
     answer = card(row)
-    lessons = sorted(_loads(row["lessons"]) or (), key=lambda lesson: lesson["position"])
+    lessons = sorted(_json_list(row["lessons"]), key=lambda lesson: lesson["position"])
     answer["lessons"] = [
         {"id": lesson["id"], "title": lesson["title"], "position": lesson["position"]}
         for lesson in lessons

@@ -376,7 +376,7 @@ def print_table(run: Run, rows: list[Row]) -> None:
             "  floor (bench/floor.py, same SQL): "
             + ", ".join(
                 f"{key} {floor[key].rate:.0f}/s p50 {floor[key].p50_ms:.2f} p99 "
-                f"{floor[key].p99_ms:.2f} ms"
+                f"{floor[key].p99_ms:.2f} ms errors {floor[key].errors()}"
                 for key in ("list", "deep", "search", "detail")
                 if key in floor
             )
@@ -483,6 +483,11 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
     profile.report(run)
     if mismatch:
         print("\nERROR: the floor does not answer the service's JSON:\n  " + "\n  ".join(mismatch))
+        return 1
+    broken = [key for key, result in run.floor.items() if result.errors()]
+    if broken:
+        # A failing floor answers fast: its rate, and every ratio to it, would be wrong.
+        print(f"\nERROR: the floor answered errors on: {', '.join(broken)}")
         return 1
     return 0
 
