@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
+from techtribe.app import GC_YOUNG_THRESHOLD, create_served_app
 from techtribe.config import Settings
 from tests.conftest import TEST_REDIS, client_for, make_settings, running_app
 from tests.helpers import API, assert_problem
@@ -73,6 +75,25 @@ async def test_readyz_is_503_when_configured_redis_does_not_answer(migrated: Non
     assert body["checks"]["database"] == "ok"
 
 
+# --- the served process -----------------------------------------------------------------
+
+
+async def test_served_app_freezes_what_start_up_built_and_collects_young_garbage_less_often(
+    settings: Settings,
+) -> None:
+    threshold = gc.get_threshold()
+    try:
+        app = create_served_app(settings)
+
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *threshold[1:])
+        async with client_for(app) as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
 # --- metrics --------------------------------------------------------------------------
 
 
@@ -113,6 +134,43 @@ async def test_metrics_label_requests_with_the_template_not_the_raw_path(
 
     assert counter(response.text, "http_requests_total", **labels) == before + 1
     assert raw_id not in response.text
+
+
+async def test_metrics_count_paths_no_route_serves_under_one_label(
+    client: httpx.AsyncClient,
+) -> None:
+    labels = {"handler": "none", "method": "GET", "status": "404"}
+    before = counter((await client.get("/metrics")).text, "http_requests_total", **labels)
+
+    await client.get(f"{API}/no-such-thing-{uuid.uuid4()}")
+    await client.get("/another/unknown/path")
+    response = await client.get("/metrics")
+
+    assert counter(response.text, "http_requests_total", **labels) == before + 2
+    assert "no-such-thing" not in response.text
+
+
+async def test_metrics_time_each_request_under_its_route_template(
+    client: httpx.AsyncClient,
+) -> None:
+    labels = {"handler": "/api/v1/courses", "method": "GET"}
+    name = "http_request_duration_seconds_count"
+    before = counter((await client.get("/metrics")).text, name, **labels)
+
+    await client.get(f"{API}/courses")
+    response = await client.get("/metrics")
+
+    assert counter(response.text, name, **labels) == before + 1
+    assert "# TYPE http_request_duration_seconds histogram" in response.text
+
+
+async def test_metrics_leave_out_the_operations_probes(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    await client.get("/metrics")
+    response = await client.get("/metrics")
+
+    assert 'handler="/healthz"' not in response.text
+    assert 'handler="/metrics"' not in response.text
 
 
 # --- docs -----------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def serve(
     base = f"http://{shown_host}:{port}"
     typer.echo(f"TechTribe on {base}  (API docs: {base}/docs)")
     uvicorn.run(
-        "techtribe.app:create_app",
+        "techtribe.app:create_served_app",
         factory=True,
         host=host,
         port=port,

@@ -1,4 +1,4 @@
-"""Operations endpoints: liveness, readiness, Prometheus metrics."""
+"""Operations endpoints: liveness and readiness (`/metrics`: techtribe.metrics)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
-from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
 
 from techtribe.errors import problem
@@ -50,17 +48,3 @@ async def _check(awaitable: Any) -> str:
     except Exception as exc:  # any failure means "not ready"; the type says which
         return f"error: {type(exc).__name__}"
     return "ok"
-
-
-def instrument(app: FastAPI) -> None:
-    """Request counts and latency by route template, served at `/metrics`."""
-    # One registry per app: with the process-wide default, every app built after the first
-    # in a process (tests, embedding) silently records nothing (duplicate metric names).
-    registry = CollectorRegistry()
-    for collector in (ProcessCollector, PlatformCollector, GCCollector):
-        collector(registry=registry)
-    Instrumentator(
-        excluded_handlers=["/metrics", "/healthz", "/readyz"],
-        should_group_status_codes=False,
-        registry=registry,
-    ).instrument(app).expose(app, endpoint="/metrics", include_in_schema=False)
