@@ -26,6 +26,7 @@ from pathlib import Path
 import asyncpg
 import bcrypt
 import httpx
+import redis.asyncio as aioredis
 
 from bench.suite import data as db
 from bench.suite import profile, servers
@@ -405,6 +406,8 @@ def _progress(label: str, result: WrkResult) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     require_wrk()
+    if args.redis_url:
+        await _check_redis(args.redis_url)
     name = db.new_name()
     dsn = db.database_dsn(args.database_url, name)
     await db.admin(args.database_url, f'CREATE DATABASE "{name}"')
@@ -458,25 +461,39 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
         bcrypt_rate, args.bcrypt_rounds, args.workers, args.bcrypt_seconds
     )
     print(f"  bcrypt cost {args.bcrypt_rounds}: {run.bcrypt_rate:.2f} verifies/s")
-    server = servers.service(
-        run.workdir,
+    key_prefix = f"bench-{secrets.token_hex(4)}"
+    redis_url = args.redis_url
+    env = servers.service_env(
         database_url=settings.database_url,
         jwt_secret=jwt_secret,
-        workers=args.workers,
         log_level=args.log_level,
         pool_size=-(-args.connections // args.workers),
+        redis_url=redis_url,
+        key_prefix=key_prefix,
     )
+    started: list[servers.Server] = []
     try:
+        if redis_url:
+            started.append(servers.worker(run.workdir, env))
+        server = servers.service(run.workdir, env, workers=args.workers)
+        started.append(server)
         await server.wait_ready("/readyz")
         print(f"service ready on {server.base_url} (workers {server.worker_pids()})", flush=True)
         mismatch = await same_json(run, server.base_url)
         await service_scenarios(run, server)
     except BaseException:
-        print(f"\nservice log (last lines, access log left out):\n{server.tail()}")
+        for process in started:
+            print(f"\n{process.name} log (last lines, access log left out):\n{process.tail()}")
         raise
     finally:
-        server.stop()
-        print(f"service stopped ({server.process.returncode})")
+        for process in reversed(started):
+            process.stop()
+            print(f"{process.name} stopped ({process.process.returncode})")
+        if redis_url:
+            await _drop_redis_keys(redis_url, key_prefix)
+    run.notes.append(
+        f"e-mails: {'techtribe worker over Redis' if redis_url else 'embedded (each API worker)'}"
+    )
     created = Counter(run.results["purchase"].statuses)["201"]
     problems = await oversell(run.dsn, created, args.buyers)
     print_table(run, judge(run, problems))
@@ -490,6 +507,29 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
         print(f"\nERROR: the floor answered errors on: {', '.join(broken)}")
         return 1
     return 0
+
+
+async def _check_redis(url: str) -> None:
+    client = aioredis.from_url(url)
+    try:
+        await client.ping()
+    except OSError as exc:
+        raise SystemExit(
+            f"Redis does not answer at {url} ({exc}): start it, or leave out --redis-url"
+        ) from None
+    finally:
+        await client.aclose()
+
+
+async def _drop_redis_keys(url: str, key_prefix: str) -> None:
+    """The run's queue and throttle keys: every key naming its own prefix."""
+    client = aioredis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"*{key_prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 def _sizes(quick: bool) -> db.Sizes:
@@ -516,6 +556,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bcrypt-seconds", type=float, default=5.0, help="bcrypt probe time")
     parser.add_argument("--detail-ids", type=int, default=5_000, help="distinct ids asked")
     parser.add_argument("--log-level", default="INFO", help="service LOG_LEVEL (INFO: access log)")
+    parser.add_argument(
+        "--redis-url",
+        help="e-mails over this Redis and `techtribe worker` (default: each API worker sends them)",
+    )
     parser.add_argument("--no-floor", action="store_true", help="skip the floor")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each service scenario (slows it down)"

@@ -1,4 +1,5 @@
-"""The two servers under load, as subprocesses: the service (`techtribe serve`) and the floor."""
+"""The servers under load, as subprocesses: the service (`techtribe serve`, and `techtribe
+worker` beside it with Redis) and the floor."""
 
 from __future__ import annotations
 
@@ -89,20 +90,20 @@ def _clean_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key.upper() not in names}
 
 
-def service(
-    workdir: Path,
+def service_env(
     *,
     database_url: str,
     jwt_secret: str,
-    workers: int,
     log_level: str,
     pool_size: int,
-) -> Server:
-    """`techtribe serve` as production runs it (Dockerfile): uvicorn, `--workers`, with
-    uvloop and httptools (uvicorn[standard] picks both), production settings, JSON logs
-    with the access log; the sandbox gateway; no Redis (the embedded mode). The pool holds
-    as many connections as one worker has requests in flight (`DATABASE_POOL_SIZE`, as an
-    operator sizes it), so the load doesn't open and close overflow connections."""
+    redis_url: str | None,
+    key_prefix: str,
+) -> dict[str, str]:
+    """Production settings for `techtribe serve` and `techtribe worker`: JSON logs with the
+    access log, the sandbox gateway, and Redis with its own key prefix (no Redis: the
+    embedded mode, where each API worker sends the e-mails itself). The pool holds as many
+    connections as one worker has requests in flight (`DATABASE_POOL_SIZE`, as an operator
+    sizes it), so the load doesn't open and close overflow connections."""
     env = _clean_env()
     env.update(
         DATABASE_URL=database_url,
@@ -113,16 +114,33 @@ def service(
         LOG_FORMAT="json",
         LOG_LEVEL=log_level,
         DATABASE_POOL_SIZE=str(pool_size),
+        REDIS_KEY_PREFIX=key_prefix,
     )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def _techtribe(*arguments: str) -> list[str]:
     script = Path(sys.executable).with_name("techtribe")
     command = (
         [str(script)]
         if script.exists()
         else [sys.executable, "-c", "from techtribe.cli import app; app()"]
     )
-    command += ["serve", "--no-migrate", "--host", "127.0.0.1", "--port", "{port}"]
-    command += ["--workers", str(workers)]
-    return Server("service", command, env, workdir)
+    return command + list(arguments)
+
+
+def service(workdir: Path, env: dict[str, str], *, workers: int) -> Server:
+    """`techtribe serve` as production runs it (Dockerfile): uvicorn, `--workers`, with
+    uvloop and httptools (uvicorn[standard] picks both)."""
+    command = _techtribe("serve", "--no-migrate", "--host", "127.0.0.1", "--port", "{port}")
+    return Server("service", [*command, "--workers", str(workers)], env, workdir)
+
+
+def worker(workdir: Path, env: dict[str, str]) -> Server:
+    """`techtribe worker`, as compose.yaml runs it beside the API: sends the queued e-mails."""
+    return Server("worker", _techtribe("worker"), env, workdir)
 
 
 def floor(workdir: Path, *, dsn: str, workers: int) -> Server:
