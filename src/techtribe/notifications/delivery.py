@@ -123,16 +123,16 @@ class Sender:
         lease = timedelta(seconds=self._settings.email_lease_seconds)
         async with self._sessionmaker() as session, session.begin():
             # One conditional UPDATE: of senders racing for a row, exactly one gets it
-            # (PostgreSQL re-checks the WHERE after the row lock; SQLite serialises writers).
-            claimed = await session.execute(
+            # (PostgreSQL re-checks the WHERE after the row lock; SQLite serialises writers);
+            # it returns the claimed row, so claiming is one round trip.
+            claimed = await session.scalars(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == message_id, *due_rows(now))
                 .values(attempts=OutboxMessage.attempts + 1, locked_until=now + lease)
+                .returning(OutboxMessage)
                 .execution_options(**NO_SYNC)
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            return await session.get(OutboxMessage, message_id)
+            return claimed.one_or_none()
 
     async def _record_sent(self, message: OutboxMessage) -> None:
         async with self._sessionmaker() as session, session.begin():
