@@ -467,7 +467,8 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
         database_url=settings.database_url,
         jwt_secret=jwt_secret,
         log_level=args.log_level,
-        pool_size=-(-args.connections // args.workers),
+        # Any worker may hold most of the connections (see servers.service_env).
+        pool_size=max(args.connections, args.buyers),
         redis_url=redis_url,
         key_prefix=key_prefix,
     )
