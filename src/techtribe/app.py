@@ -163,9 +163,9 @@ def create_served_app(settings: Settings | None = None) -> FastAPI:
     process, so it is frozen out of the collector's scans; and young collections run every
     50,000 allocations instead of 700. A request allocates thousands of short-lived objects,
     so with the defaults the collector ran several times per request and, now and then,
-    walked the whole heap: measured with `python -m bench`, that cost a third of the
-    catalog's throughput and doubled its p99. Not done in `create_app`: a test process
-    builds many apps, and freezing would keep each one's garbage forever.
+    walked the whole heap: measured under load, that cost a third of the catalog's
+    throughput and tripled its p99 (bench/SUITE.md). Not done in `create_app`: a test
+    process builds many apps, and freezing would keep each one's garbage forever.
     """
     app = create_app(settings)
     configure_mappers()
