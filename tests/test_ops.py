@@ -229,3 +229,15 @@ async def test_openapi_is_3_1_with_a_password_flow_at_the_token_endpoint(
     assert [flow["tokenUrl"] for flow in password_flows] == ["/api/v1/auth/token"]
     me = schema["paths"]["/api/v1/users/me"]["get"]
     assert any(set(requirement) & set(schemes) for requirement in me["security"])
+
+
+async def test_openapi_declares_every_section_of_the_docs_in_order_with_a_description(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    declared = [tag["name"] for tag in schema["tags"]]
+    used = {tag for item in schema["paths"].values() for op in item.values() for tag in op["tags"]}
+    assert used == set(declared)
+    assert declared[:4] == ["auth", "users", "instructors", "courses"]
+    assert all(tag["description"] for tag in schema["tags"])
