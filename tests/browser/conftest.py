@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import DATABASE_URL, TEST_REDIS, _in_ci
+from tests.conftest import DATABASE_URL, RUN_KEY_PREFIX, TEST_REDIS, _in_ci
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -86,7 +86,8 @@ def server(browser_ready: None, migrated: None) -> Iterator[str]:
         "JWT_SECRET": "browser-test-secret-0123456789abcdef0123",
         "PUBLIC_BASE_URL": base,
         "OUTBOX_POLL_SECONDS": "0.5",
-        "REDIS_KEY_PREFIX": f"techtribe-browser-{uuid.uuid4().hex[:12]}",
+        # Under the run's prefix, so the session's clean-up drops its queue keys too.
+        "REDIS_KEY_PREFIX": f"{RUN_KEY_PREFIX}-browser-{uuid.uuid4().hex[:12]}",
         "LOG_FORMAT": "text",
     }
     if TEST_REDIS:
