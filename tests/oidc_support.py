@@ -36,6 +36,17 @@ def oidc_settings(**overrides: object) -> Settings:
     return make_settings(**values)
 
 
+def only_provider(name: str, fake: FakeProvider) -> Settings:
+    """Settings with `fake` configured as provider `name` (through `OIDC_PROVIDERS`) and
+    Google turned off."""
+    entry = {
+        "issuer": fake.issuer,
+        "client_id": fake.client_id,
+        "client_secret": fake.client_secret,
+    }
+    return oidc_settings(oidc_google_client_id=None, oidc_providers={name: entry})
+
+
 @contextlib.asynccontextmanager
 async def oidc_app(fake: FakeProvider, settings: Settings) -> AsyncIterator[FastAPI]:
     """The app, reaching `fake` through its OIDC HTTP client (configuration, not a patch)."""

@@ -34,6 +34,7 @@ from tests.oidc_support import (
     browser_for,
     oidc_app,
     oidc_settings,
+    only_provider,
     query,
     without_fragment,
 )
@@ -123,16 +124,7 @@ async def test_google_without_its_client_settings_is_404(
 
 
 async def test_another_provider_is_just_settings(migrated: None, fake: FakeProvider) -> None:
-    settings = oidc_settings(
-        oidc_google_client_id=None,
-        oidc_providers={
-            "acme": {
-                "issuer": fake.issuer,
-                "client_id": fake.client_id,
-                "client_secret": fake.client_secret,
-            }
-        },
-    )
+    settings = only_provider("acme", fake)
     async with oidc_app(fake, settings) as app, browser_for(app, fake) as browser:
         response = await browser.authorize(provider="acme")
         callback_url = await browser.consent(response.headers["location"])
@@ -144,16 +136,7 @@ async def test_another_provider_is_just_settings(migrated: None, fake: FakeProvi
 
 async def test_issuer_ending_in_a_slash_is_compared_exactly(migrated: None) -> None:
     fake = FakeProvider(issuer="https://tenant.example.test/")
-    settings = oidc_settings(
-        oidc_google_client_id=None,
-        oidc_providers={
-            "tenant": {
-                "issuer": fake.issuer,
-                "client_id": fake.client_id,
-                "client_secret": fake.client_secret,
-            }
-        },
-    )
+    settings = only_provider("tenant", fake)
     async with oidc_app(fake, settings) as app, browser_for(app, fake) as browser:
         response = await browser.authorize(provider="tenant")
         location = await browser.callback(await browser.consent(response.headers["location"]))
