@@ -106,11 +106,16 @@ def counter(metrics: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+async def sample(client: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """`counter` of a fresh `/metrics` answer."""
+    return counter((await client.get("/metrics")).text, name, **labels)
+
+
 async def test_metrics_are_prometheus_text_counting_requests_by_route_template(
     client: httpx.AsyncClient,
 ) -> None:
     labels = {"handler": "/api/v1/users/me", "method": "GET", "status": "401"}
-    before = counter((await client.get("/metrics")).text, "http_requests_total", **labels)
+    before = await sample(client, "http_requests_total", **labels)
 
     await client.get(f"{API}/users/me")
     await client.get(f"{API}/users/me")
@@ -127,7 +132,7 @@ async def test_metrics_label_requests_with_the_template_not_the_raw_path(
 ) -> None:
     raw_id = str(uuid.uuid4())
     labels = {"handler": "/api/v1/instructors/{user_id}", "method": "GET", "status": "404"}
-    before = counter((await client.get("/metrics")).text, "http_requests_total", **labels)
+    before = await sample(client, "http_requests_total", **labels)
 
     await client.get(f"{API}/instructors/{raw_id}")
     response = await client.get("/metrics")
@@ -140,7 +145,7 @@ async def test_metrics_count_paths_no_route_serves_under_one_label(
     client: httpx.AsyncClient,
 ) -> None:
     labels = {"handler": "none", "method": "GET", "status": "404"}
-    before = counter((await client.get("/metrics")).text, "http_requests_total", **labels)
+    before = await sample(client, "http_requests_total", **labels)
 
     await client.get(f"{API}/no-such-thing-{uuid.uuid4()}")
     await client.get("/another/unknown/path")
@@ -155,7 +160,7 @@ async def test_metrics_time_each_request_under_its_route_template(
 ) -> None:
     labels = {"handler": "/api/v1/courses", "method": "GET"}
     name = "http_request_duration_seconds_count"
-    before = counter((await client.get("/metrics")).text, name, **labels)
+    before = await sample(client, name, **labels)
 
     await client.get(f"{API}/courses")
     response = await client.get("/metrics")
