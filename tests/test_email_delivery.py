@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from email.message import EmailMessage
 from pathlib import Path
@@ -96,6 +97,29 @@ async def test_a_server_failing_twice_then_accepting_delivers_once(
             assert sent.last_error is not None
             assert "451" in sent.last_error
             assert inbox.refused.count(email) == 2
+            assert len(inbox.to(email)) == 1
+
+
+async def test_a_retry_goes_out_on_time_while_new_messages_keep_coming(
+    migrated: None, db: AsyncSession
+) -> None:
+    # New messages are sent as they commit; the sweep that picks up retries must still run
+    # every poll period when such notices never stop (here one every 0.2 s, the period 1 s).
+    async with smtp_server() as (inbox, port):
+        email = unique_email()
+        inbox.fail(email, times=1)
+        settings = mail_settings(port, outbox_poll_seconds=1.0)
+        async with api_and_sender(settings) as app, client_for(app) as client:
+            await register(client, email=email)
+            [queued] = await outbox_for(db, email, "welcome")
+            deadline = time.monotonic() + 5
+            while (await row(db, queued.id)).status == "pending":
+                assert time.monotonic() < deadline, "the retry waited for a quiet moment"
+                await register(client)
+                await asyncio.sleep(0.2)
+
+            assert (await row(db, queued.id)).attempts == 2
+            assert inbox.refused.count(email) == 1
             assert len(inbox.to(email)) == 1
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from techtribe import migrations
 from techtribe.config import get_settings
-from techtribe.db import create_engine, create_sessionmaker
+from techtribe.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
 from techtribe.logs import logging_config, setup_logging
 from techtribe.security import hash_password
 from techtribe.users.models import Role, User
@@ -151,7 +151,7 @@ def worker() -> None:
     async def run_embedded() -> None:
         engine = create_engine(settings)
         transport = make_transport(settings)
-        sender = Sender(create_sessionmaker(engine), transport, settings)
+        sender = Sender(create_autocommit_sessionmaker(engine), transport, settings)
         try:
             await OutboxDeliverer(sender, poll_seconds=settings.outbox_poll_seconds).run()
         finally:

@@ -158,12 +158,14 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for routes that only read.
+def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose statements each commit on their own on PostgreSQL (autocommit).
 
-    On PostgreSQL each statement runs on its own (autocommit): a page is one SELECT, so
-    BEGIN and COMMIT would double its round trips for nothing. Never write through one:
-    nothing would be atomic. SQLite keeps its usual transaction.
+    For routes that only read (a page is one SELECT, so BEGIN and COMMIT would double its
+    round trips for nothing) and for writes that are a single statement, atomic by
+    themselves (the outbox's claim and mark). Never for several writes that belong
+    together: nothing would hold them together. SQLite keeps its usual transaction, so
+    write inside `session.begin()`: on PostgreSQL that sends nothing more.
     """
     if engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -194,5 +196,5 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response is sent, so a client never
 # sees a success for something that then failed to commit.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-# For routes that only read (see `create_read_sessionmaker`).
+# For routes that only read (see `create_autocommit_sessionmaker`).
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -77,7 +77,12 @@ def due_rows(now: datetime) -> list[ColumnElement[bool]]:
 
 
 class Sender:
-    """Sends one outbox row at a time and records the outcome in the row."""
+    """Sends one outbox row at a time and records the outcome in the row.
+
+    Each of its writes (claim, mark sent, mark failed) is one conditional UPDATE, atomic
+    on its own, so it takes autocommit sessions (`create_autocommit_sessionmaker`): one
+    round trip per write instead of BEGIN, UPDATE and COMMIT.
+    """
 
     def __init__(
         self,
@@ -193,36 +198,55 @@ class Dispatcher(Protocol):
 
 
 class OutboxDeliverer:
-    """Embedded mode: sends due rows in a background task; rows survive restarts."""
+    """Embedded mode: sends the outbox in a background task; rows survive restarts.
+
+    Rows it is told about (`notify`, right after their commit) go out at once, claimed by
+    id; a sweep for everything due (retries, rows left by a restart, a notice lost to a
+    crash) runs at start and then every `poll_seconds`, however busy the process is.
+    """
 
     def __init__(self, sender: Sender, *, poll_seconds: float) -> None:
         self._sender = sender
         self._poll_seconds = poll_seconds
         self._wakeup = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wakeup.set()
+        self._notified: list[uuid.UUID] = []
 
     async def notify(self, message_ids: Iterable[uuid.UUID]) -> None:
-        self.wake()
+        self._notified.extend(message_ids)
+        self._wakeup.set()
 
     async def run(self) -> None:
-        """Until cancelled; the first round at once, so rows left by a restart go out."""
+        """Until cancelled; the first sweep at once, so rows left by a restart go out."""
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
         while True:
             try:
-                while await self.deliver_due() == BATCH_SIZE:
-                    pass
+                await self.deliver_notified()
+                if loop.time() >= next_sweep:
+                    # Set first: a sweep that keeps failing must not spin.
+                    next_sweep = loop.time() + self._poll_seconds
+                    while await self.deliver_due() == BATCH_SIZE:
+                        pass
             except Exception:
                 log.exception("outbox delivery round failed; retrying on the next round")
+            if self._notified:
+                continue
             # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
             # arrives as the event is set, and shutdown would then wait forever.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_seconds):
+                async with asyncio.timeout(max(next_sweep - loop.time(), 0)):
                     await self._wakeup.wait()
             self._wakeup.clear()
 
+    async def deliver_notified(self) -> int:
+        """Send the rows named since the last round (one already sent is skipped)."""
+        notified, self._notified = self._notified, []
+        for message_id in notified:
+            await self._sender.deliver(message_id)
+        return len(notified)
+
     async def deliver_due(self) -> int:
-        """One round: send what is due; returns how many rows it found."""
+        """One sweep: send what is due; returns how many rows it found."""
         due = await self._sender.due()
         for message_id, _attempts in due:
             await self._sender.deliver(message_id)

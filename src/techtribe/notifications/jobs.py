@@ -21,7 +21,7 @@ from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
 from techtribe.config import Settings
-from techtribe.db import create_engine, create_sessionmaker
+from techtribe.db import create_autocommit_sessionmaker, create_engine
 from techtribe.notifications.delivery import Outcome, Sender
 from techtribe.notifications.transports import make_transport
 
@@ -137,7 +137,7 @@ def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[An
 
     async def startup(ctx: WorkerContext) -> None:
         ctx["settings"] = settings
-        ctx["sender"] = Sender(create_sessionmaker(engine), transport, settings)
+        ctx["sender"] = Sender(create_autocommit_sessionmaker(engine), transport, settings)
         # Rows left pending while no worker ran go out now, not at the first sweep.
         await sweep_outbox(ctx)
 
