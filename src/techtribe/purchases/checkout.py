@@ -4,13 +4,15 @@ Checkout is one database transaction around one gateway charge:
 
 1. insert the idempotency row (the unique (user, key) makes a concurrent twin wait for
    this transaction, then replay its answer);
-2. check the items, reserve seats with a conditional UPDATE, write the purchase, its
-   lines, enrollments, bookings and the receipt, and flush, so every constraint has
-   spoken before any money moves;
+2. price the items from the catalog, reserve seats with a conditional UPDATE, insert the
+   enrollments and bookings and flush, so every constraint that a concurrent purchase
+   could trip has spoken before any money moves;
 3. charge the card (the gateway's own idempotency key is derived from ours, so a retry
    after a timeout never charges twice);
-4. commit. If the commit fails after the charge, the charge is refunded at once and the
-   client gets a 500: nothing is granted and nothing is kept.
+4. write the purchase with its charge, its lines, their ledger entries, the receipt and
+   the stored answer, and commit: one flush. If the commit fails after the charge, the
+   charge is refunded at once and the client gets a 500: nothing is granted and nothing
+   is kept.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import hmac
 import json
 import logging
 import uuid
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Exists, exists, select, update
+from sqlalchemy import Row, Select, bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +39,7 @@ from techtribe.purchases.models import (
     ItemKind,
     Purchase,
     PurchaseItem,
+    PurchaseStatus,
 )
 from techtribe.purchases.payments import PaymentGateway
 from techtribe.purchases.schemas import PurchaseCreate, PurchaseRead
@@ -132,18 +135,42 @@ async def checkout(
     for line in lines:
         if line.kind == ItemKind.advisory:
             await _take_seat(session, line.target_id)
+    # After the seats: an UPDATE would flush these first, out of the `try` below.
+    for line in lines:
+        if line.kind == ItemKind.advisory:
+            session.add(Booking(slot_id=line.target_id, user_id=buyer_id))
+        else:
+            session.add(Enrollment(user_id=buyer_id, course_id=line.target_id))
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise _ownership_conflict(exc) from None
+
     total = sum(line.price_cents for line in lines)
     currency = currencies.pop()
     card = body.payment
+    purchase_id = uuid.uuid4()
+    charge_id = None
+    if total > 0:
+        charge = await gateway.charge(
+            amount_cents=total,
+            currency=currency,
+            card=card,
+            idempotency_key=f"tt-purchase-{fingerprint[:40]}-{_digest(key)}",
+            description=f"TechTribe purchase {purchase_id}",
+        )
+        charge_id = charge.id
     purchase = Purchase(
-        id=uuid.uuid4(),
+        id=purchase_id,
         user_id=buyer_id,
+        status=PurchaseStatus.paid,
         total_cents=total,
         currency=currency,
         card_brand=card.brand,
         card_last4=card.last4,
         card_exp_month=card.exp_month,
         card_exp_year=card.exp_year,
+        gateway_charge_id=charge_id,
         created_at=utcnow(),
     )
     session.add(purchase)
@@ -153,28 +180,7 @@ async def checkout(
         line.platform_fee_cents, line.instructor_share_cents = fee, share
         line.id, line.created_at = uuid.uuid4(), purchase.created_at
         session.add(line)
-        if line.kind == ItemKind.course:
-            session.add(Enrollment(user_id=buyer_id, course_id=line.target_id))
-        else:
-            session.add(Booking(slot_id=line.target_id, user_id=buyer_id))
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise _ownership_conflict(exc) from None
-    for line in lines:  # after the flush: entries refer to the lines' rows
         record_sale(session, line, purchase.created_at)
-
-    charge_id = None
-    if total > 0:
-        charge = await gateway.charge(
-            amount_cents=total,
-            currency=currency,
-            card=card,
-            idempotency_key=f"tt-purchase-{fingerprint[:40]}-{_digest(key)}",
-            description=f"TechTribe purchase {purchase.id}",
-        )
-        charge_id = charge.id
-    purchase.gateway_charge_id = charge_id
     view = purchase_view(purchase, lines)
     record.purchase_id = purchase.id
     record.response_status = 201
@@ -220,92 +226,104 @@ async def _void(gateway: PaymentGateway, charge_id: str, amount_cents: int) -> N
         log.critical("purchase failed to commit after charge %s and its refund failed", charge_id)
 
 
-Sellable = TypeVar("Sellable", Course, AdvisorySlot)
+# What a line needs of each item, and whether the buyer already has it: one query per
+# kind, built once (the buyer and the ids are bind parameters).
+_COURSE_OFFERS = select(
+    Course.id,
+    Course.instructor_id,
+    Course.title,
+    Course.price_cents,
+    Course.currency,
+    Course.published,
+    Course.archived,
+    exists()
+    .where(Enrollment.user_id == bindparam("buyer_id"), Enrollment.course_id == Course.id)
+    .label("owned"),
+).where(Course.id.in_(bindparam("ids", expanding=True)))
+_SLOT_OFFERS = select(
+    AdvisorySlot.id,
+    AdvisorySlot.instructor_id,
+    AdvisorySlot.topic.label("title"),
+    AdvisorySlot.price_cents,
+    AdvisorySlot.currency,
+    AdvisorySlot.starts_at,
+    AdvisorySlot.cancelled_at,
+    exists()
+    .where(Booking.user_id == bindparam("buyer_id"), Booking.slot_id == AdvisorySlot.id)
+    .label("owned"),
+).where(AdvisorySlot.id.in_(bindparam("ids", expanding=True)))
+# One seat, or no row: racing buyers can't overfill a slot.
+_TAKE_SEAT = (
+    update(AdvisorySlot)
+    .where(
+        AdvisorySlot.id == bindparam("slot_id"),
+        AdvisorySlot.cancelled_at.is_(None),
+        AdvisorySlot.seats_taken < AdvisorySlot.capacity,
+    )
+    .values(seats_taken=AdvisorySlot.seats_taken + 1)
+    .execution_options(synchronize_session=False)
+)
 
 
-async def _with_ownership(
-    session: AsyncSession, model: type[Sellable], ids: list[uuid.UUID], owned: Exists
-) -> dict[uuid.UUID, tuple[Sellable, bool]]:
-    """The items with these ids, each with whether the buyer already has it (`owned`), in
-    one query; none for no ids (an empty IN list is still a round trip)."""
+async def _offers(
+    session: AsyncSession, stmt: Select[*tuple[Any, ...]], buyer_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Row[Any]]:
+    """The rows of `stmt` for these ids; none for no ids (an empty IN list is still a round
+    trip)."""
     if not ids:
         return {}
-    found = await session.execute(select(model, owned.label("owned")).where(model.id.in_(ids)))
-    return {item.id: (item, bool(already)) for item, already in found}
+    rows = await session.execute(stmt, {"buyer_id": buyer_id, "ids": ids})
+    return {row.id: row for row in rows}
 
 
 async def _priced_lines(
     session: AsyncSession, buyer_id: uuid.UUID, body: PurchaseCreate
 ) -> list[PurchaseItem]:
     """One unsaved line per item, priced from the catalog now; refuses what can't be sold."""
-    course_ids = [item.id for item in body.items if item.kind == ItemKind.course]
-    slot_ids = [item.id for item in body.items if item.kind == ItemKind.advisory]
-    courses = await _with_ownership(
+    courses = await _offers(
         session,
-        Course,
-        course_ids,
-        exists().where(Enrollment.user_id == buyer_id, Enrollment.course_id == Course.id),
+        _COURSE_OFFERS,
+        buyer_id,
+        [item.id for item in body.items if item.kind == ItemKind.course],
     )
-    slots = await _with_ownership(
+    slots = await _offers(
         session,
-        AdvisorySlot,
-        slot_ids,
-        exists().where(Booking.user_id == buyer_id, Booking.slot_id == AdvisorySlot.id),
+        _SLOT_OFFERS,
+        buyer_id,
+        [item.id for item in body.items if item.kind == ItemKind.advisory],
     )
     now = utcnow()
     lines = []
     for item in body.items:
         if item.kind == ItemKind.course:
-            if item.id not in courses:
+            course = courses.get(item.id)
+            if course is None:
                 raise NotFound(f"No course with id {item.id}.")
-            course, already_owned = courses[item.id]
             if not course.published or course.archived:
                 raise CourseUnavailable()
-            if already_owned:
+            if course.owned:
                 raise AlreadyOwned()
-            lines.append(
-                PurchaseItem(
-                    kind=ItemKind.course,
-                    course_id=course.id,
-                    instructor_id=course.instructor_id,
-                    title=course.title,
-                    price_cents=course.price_cents,
-                    currency=course.currency,
-                )
-            )
+            line = PurchaseItem(kind=ItemKind.course, course_id=course.id)
+            offer = course
         else:
-            if item.id not in slots:
+            slot = slots.get(item.id)
+            if slot is None:
                 raise NotFound(f"No advisory slot with id {item.id}.")
-            slot, already_booked = slots[item.id]
             if slot.cancelled_at is not None or slot.starts_at <= now:
                 raise AdvisoryUnavailable()
-            if already_booked:
+            if slot.owned:
                 raise AlreadyBooked()
-            lines.append(
-                PurchaseItem(
-                    kind=ItemKind.advisory,
-                    slot_id=slot.id,
-                    instructor_id=slot.instructor_id,
-                    title=slot.topic,
-                    price_cents=slot.price_cents,
-                    currency=slot.currency,
-                )
-            )
+            line = PurchaseItem(kind=ItemKind.advisory, slot_id=slot.id)
+            offer = slot
+        line.instructor_id, line.title = offer.instructor_id, offer.title
+        line.price_cents, line.currency = offer.price_cents, offer.currency
+        lines.append(line)
     return lines
 
 
 async def _take_seat(session: AsyncSession, slot_id: uuid.UUID) -> None:
-    """One seat, or `sold_out`: a conditional UPDATE, so racing buyers can't overfill a slot."""
-    taken = await session.execute(
-        update(AdvisorySlot)
-        .where(
-            AdvisorySlot.id == slot_id,
-            AdvisorySlot.cancelled_at.is_(None),
-            AdvisorySlot.seats_taken < AdvisorySlot.capacity,
-        )
-        .values(seats_taken=AdvisorySlot.seats_taken + 1)
-        .execution_options(synchronize_session=False)
-    )
+    """One seat, or `sold_out`."""
+    taken = await session.execute(_TAKE_SEAT, {"slot_id": slot_id})
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         raise SoldOut()
 

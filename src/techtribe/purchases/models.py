@@ -125,3 +125,7 @@ class IdempotencyKey(UUIDPk, Base):
         ForeignKey("purchases.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # Never loaded; it tells the unit of work to insert the purchase before this row's
+    # update names it, when both are flushed together (as checkout does).
+    purchase: Mapped[Purchase | None] = relationship(lazy="raise")

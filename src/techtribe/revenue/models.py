@@ -5,11 +5,15 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from techtribe.db import Base, UTCDateTime, UUIDPk
+
+if TYPE_CHECKING:
+    from techtribe.purchases.models import PurchaseItem
 
 
 class EntryKind(enum.StrEnum):
@@ -62,3 +66,7 @@ class RevenueEntry(UUIDPk, Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # "YYYY-MM" of occurred_at in UTC, kept so months group the same on every database.
     month: Mapped[str] = mapped_column(String(7))
+
+    # Never loaded; it tells the unit of work to insert the line before its entry when
+    # both are flushed together (checkout writes them in one flush).
+    item: Mapped[PurchaseItem] = relationship(lazy="raise")
