@@ -132,23 +132,30 @@ class CatalogJSON(Response):
         return orjson.dumps(content, default=str, option=orjson.OPT_UTC_Z)
 
 
-def card(row: Row[Any]) -> dict[str, Any]:
+def card(row: Row[*tuple[Any, ...]]) -> dict[str, Any]:
     """A `CourseRead` of a `card_select` row."""
+    # Unpacked in `card_select`'s column order: ten times cheaper than reading sixteen
+    # attributes of the row by name, on each of a page's rows.
+    (
+        course_id, title, description, price_cents, currency, level, published, archived,
+        reviews_count, rating_sum, _rating_avg, created_at, updated_at, instructor_id,
+        instructor_name, tags, *_outline,
+    ) = row  # fmt: skip
     return {
-        "id": row.id,
-        "title": row.title,
-        "description": row.description,
-        "price_cents": row.price_cents,
-        "currency": row.currency,
-        "level": row.level,
-        "tags": sorted(row.tags or ()),
-        "published": row.published,
-        "archived": row.archived,
-        "instructor": {"id": row.instructor_id, "full_name": row.instructor_name},
-        "average_score": average_score(row.rating_sum, row.reviews_count),
-        "reviews_count": row.reviews_count,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
+        "id": course_id,
+        "title": title,
+        "description": description,
+        "price_cents": price_cents,
+        "currency": currency,
+        "level": level,
+        "tags": sorted(tags or ()),
+        "published": published,
+        "archived": archived,
+        "instructor": {"id": instructor_id, "full_name": instructor_name},
+        "average_score": average_score(rating_sum, reviews_count),
+        "reviews_count": reviews_count,
+        "created_at": created_at,
+        "updated_at": updated_at,
     }
 
 
