@@ -73,7 +73,6 @@ class Run:
     floor: dict[str, WrkResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     bcrypt_rate: float = 0.0
-    floor_answers: list[object] = field(default_factory=list)
 
 
 def _write(workdir: Path, name: str, lines: Sequence[object]) -> str:
@@ -157,38 +156,70 @@ async def _answers(base_url: str, paths: list[str]) -> list[object]:
         return [(r.status_code, r.json()) for r in [await client.get(p) for p in paths]]
 
 
-async def same_json(run: Run, base_url: str) -> list[str]:
-    """The floor's answers (taken while it ran) against the service's, path by path."""
-    if not run.floor_answers:
-        return []
+async def same_json(run: Run, floor: servers.Server, service: servers.Server) -> list[str]:
+    """The floor's answers against the service's, path by path."""
     paths = sample_paths(run.data)
-    service = await _answers(base_url, paths)
+    theirs_all = await _answers(floor.base_url, paths)
+    ours_all = await _answers(service.base_url, paths)
     return [
         f"{path}: floor {theirs[0]}, service {ours[0]}, bodies differ"
-        for path, theirs, ours in zip(paths, run.floor_answers, service, strict=True)
+        for path, theirs, ours in zip(paths, theirs_all, ours_all, strict=True)
         if theirs != ours
     ]
 
 
-async def read_scenarios(run: Run, server: servers.Server, into: dict[str, WrkResult]) -> None:
-    """The four catalog reads; the same on the floor and on the service."""
+async def side_by_side(
+    run: Run,
+    targets: list[servers.Server],
+    kind: str,
+    *,
+    path: str,
+    args: list[str],
+    connections: int,
+) -> dict[str, WrkResult]:
+    """One line on each server, measured in turns: each server warmed up, then `--rounds`
+    slices each, the order flipped every round (floor, service, service, floor, ...), so a
+    drift of the machine's speed during the line weighs on both alike."""
+    a = run.args
+    for server in targets:
+        if a.warmup > 0:
+            await run_wrk(
+                server.base_url, run.workdir, kind, path=path, args=args,
+                connections=connections, threads=a.threads, seconds=a.warmup,
+            )  # fmt: skip
+    slices: dict[str, list[WrkResult]] = {server.name: [] for server in targets}
+    for turn in range(a.rounds):
+        for server in targets if turn % 2 == 0 else targets[::-1]:
+            part = await run_wrk(
+                server.base_url, run.workdir, kind, path=path, args=args,
+                connections=connections, threads=a.threads, seconds=a.duration / a.rounds,
+            )  # fmt: skip
+            slices[server.name].append(part)
+    return {name: WrkResult.merged(parts) for name, parts in slices.items()}
+
+
+async def read_lines(run: Run, floor: servers.Server | None, service: servers.Server) -> None:
+    """The four catalog reads, on the floor and the service side by side."""
     data, c = run.data, run.args.connections
     ids = _write(run.workdir, "courses.txt", data.listed[: run.args.detail_ids])
     first, deep = sample_paths(data)[:2]
+    targets = [service] if floor is None else [floor, service]
     for key, kind, path, extra in (
         ("list", "static", first, []),
         ("deep", "static", deep, []),
         ("search", "static", SEARCH, []),
         ("detail", "ids", "/", [ids, f"{API}/courses/"]),
     ):
-        with profile.recording(run, server, key):
-            into[key] = await load(run, server, kind, path=path, args=extra, connections=c)
-        _progress(f"{server.name} {key}", into[key])
+        with profile.recording(run, service, key):
+            measured = await side_by_side(run, targets, kind, path=path, args=extra, connections=c)
+        for server in targets:
+            into = run.floor if server is floor else run.results
+            into[key] = measured[server.name]
+            _progress(f"{server.name} {key}", into[key])
 
 
 async def service_scenarios(run: Run, server: servers.Server) -> None:
     data, args, res = run.data, run.args, run.results
-    await read_scenarios(run, server, res)
     tokens = _write(run.workdir, "tokens.txt", data.tokens)
     with profile.recording(run, server, "me"):
         res["me"] = await load(
@@ -443,24 +474,6 @@ async def run(args: argparse.Namespace) -> int:
 
 async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
     args = run.args
-    if not args.no_floor:
-        server = servers.floor(run.workdir, dsn=run.dsn, workers=args.workers)
-        try:
-            await server.wait_ready("/healthz")
-            from bench import floor as floor_app
-
-            print(f"floor ready on {server.base_url} ({floor_app.JSON_LIBRARY})", flush=True)
-            run.floor_answers = await _answers(server.base_url, sample_paths(run.data))
-            run.notes.append(f"floor JSON: {floor_app.JSON_LIBRARY}")
-            await read_scenarios(run, server, run.floor)
-        finally:
-            server.stop()
-            print(f"floor stopped ({server.process.returncode})")
-    print(f"bcrypt: measuring {args.workers} threads for {args.bcrypt_seconds:g}s", flush=True)
-    run.bcrypt_rate = await asyncio.to_thread(
-        bcrypt_rate, args.bcrypt_rounds, args.workers, args.bcrypt_seconds
-    )
-    print(f"  bcrypt cost {args.bcrypt_rounds}: {run.bcrypt_rate:.2f} verifies/s")
     key_prefix = f"bench-{secrets.token_hex(4)}"
     redis_url = args.redis_url
     env = servers.service_env(
@@ -473,15 +486,36 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
         key_prefix=key_prefix,
     )
     started: list[servers.Server] = []
+    mismatch: list[str] = []
     try:
         if redis_url:
             started.append(servers.worker(run.workdir, env))
-        server = servers.service(run.workdir, env, workers=args.workers)
-        started.append(server)
-        await server.wait_ready("/readyz")
-        print(f"service ready on {server.base_url} (workers {server.worker_pids()})", flush=True)
-        mismatch = await same_json(run, server.base_url)
-        await service_scenarios(run, server)
+        service = servers.service(run.workdir, env, workers=args.workers)
+        started.append(service)
+        floor = None
+        if not args.no_floor:
+            floor = servers.floor(run.workdir, dsn=run.dsn, workers=args.workers)
+            started.append(floor)
+            await floor.wait_ready("/healthz")
+            from bench import floor as floor_app
+
+            print(f"floor ready on {floor.base_url} ({floor_app.JSON_LIBRARY})", flush=True)
+            run.notes.append(f"floor JSON: {floor_app.JSON_LIBRARY}")
+        await service.wait_ready("/readyz")
+        print(f"service ready on {service.base_url} (workers {service.worker_pids()})", flush=True)
+        if floor is not None:
+            mismatch = await same_json(run, floor, service)
+        await read_lines(run, floor, service)
+        if floor is not None:
+            started.remove(floor)
+            floor.stop()
+            print(f"floor stopped ({floor.process.returncode})")
+        print(f"bcrypt: measuring {args.workers} threads for {args.bcrypt_seconds:g}s", flush=True)
+        run.bcrypt_rate = await asyncio.to_thread(
+            bcrypt_rate, args.bcrypt_rounds, args.workers, args.bcrypt_seconds
+        )
+        print(f"  bcrypt cost {args.bcrypt_rounds}: {run.bcrypt_rate:.2f} verifies/s")
+        await service_scenarios(run, service)
     except BaseException:
         for process in started:
             print(f"\n{process.name} log (last lines, access log left out):\n{process.tail()}")
@@ -547,6 +581,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small data, 3 s per scenario")
     parser.add_argument("--duration", type=float, help="seconds per scenario (default 10)")
     parser.add_argument("--warmup", type=float, help="untimed seconds before reads (default 2)")
+    parser.add_argument(
+        "--rounds", type=int, help="catalog reads: floor/service turns per line (default 5)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="per server")
     parser.add_argument("--threads", type=int, help="wrk threads (default: --workers)")
     parser.add_argument("--connections", type=int, default=32, help="reads (default 32)")
@@ -571,6 +608,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.duration = 3.0 if args.quick else 10.0
     if args.warmup is None:
         args.warmup = 1.0 if args.quick else 2.0
+    if args.rounds is None:
+        args.rounds = 3 if args.quick else 5
+    # wrk runs whole seconds: at least one per slice.
+    args.rounds = max(1, min(args.rounds, int(args.duration)))
     if args.quick:
         args.bcrypt_seconds = min(args.bcrypt_seconds, 2.0)
     args.threads = args.threads or args.workers

@@ -8,8 +8,10 @@ so no two requests of a run share an idempotency key or a (buyer, course) pair.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,14 +50,17 @@ function done(summary, latency, requests)
   end
   local parts = {}
   for k, v in pairs(merged) do table.insert(parts, string.format('"%s":%d', k, v)) end
+  -- The latency distribution at every 0.1 %, so slices of a run can be merged.
+  local q = {}
+  for i = 1, 999 do table.insert(q, latency:percentile(i / 10)) end
   local e = summary.errors
   io.write(string.format(
     'BENCHJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
     '"status":%d,"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%f,' ..
-    '"statuses":{%s}}\n',
+    '"statuses":{%s},"q":[%s]}\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    latency.mean, table.concat(parts, ",")))
+    latency.mean, table.concat(parts, ","), table.concat(q, ",")))
 end
 """
 
@@ -167,10 +172,44 @@ class WrkResult:
     non_2xx: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     output: str = ""
+    # Latency (ms) at each 0.1 % from 0.1 % to 99.9 %: what `merged` combines.
+    quantiles: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @classmethod
+    def merged(cls, parts: list[WrkResult]) -> WrkResult:
+        """The slices of one line as a single result: requests and time added up, statuses
+        and errors summed, percentiles of the pooled latencies (each slice weighted by its
+        requests)."""
+        statuses: Counter[str] = Counter()
+        for part in parts:
+            statuses.update(part.statuses)
+        weighted = [(part.requests, part.quantiles) for part in parts if part.quantiles]
+
+        def percentile(p: float) -> float:
+            total = sum(n for n, _ in weighted)
+            # The smallest latency that at least p of all requests stayed within.
+            for x in sorted({x for _, q in weighted for x in q}):
+                below = sum(n * bisect.bisect_right(q, x) / len(q) for n, q in weighted)
+                if below >= p * total:
+                    return x
+            return max(part.max_ms for part in parts)
+
+        return cls(
+            requests=sum(part.requests for part in parts),
+            seconds=sum(part.seconds for part in parts),
+            p50_ms=percentile(0.50) if weighted else 0.0,
+            p90_ms=percentile(0.90) if weighted else 0.0,
+            p99_ms=percentile(0.99) if weighted else 0.0,
+            max_ms=max((part.max_ms for part in parts), default=0.0),
+            socket_errors=sum(part.socket_errors for part in parts),
+            non_2xx=sum(part.non_2xx for part in parts),
+            statuses=dict(statuses),
+            output="\n".join(part.output for part in parts),
+        )
 
     def errors(self, expected: tuple[str, ...] = ()) -> int:
         """Socket errors and timeouts, plus answers that are neither 2xx nor `expected`."""
@@ -244,4 +283,5 @@ async def run_wrk(
         non_2xx=raw["status"],
         statuses=raw["statuses"],
         output=text,
+        quantiles=[us / 1000 for us in raw["q"]],
     )
