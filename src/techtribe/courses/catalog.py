@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from fastapi import Response
 from sqlalchemy import (
+    CursorResult,
     Integer,
     Row,
     Select,
@@ -227,6 +228,13 @@ def listed(stmt: AnySelect) -> AnySelect:
     return stmt.where(Course.published, ~Course.archived)
 
 
+async def _run(session: AsyncSession, stmt: AnySelect, values: dict[str, Any]) -> CursorResult[Any]:
+    """`stmt` as plain Core on the session's connection: the rows as the database sent them,
+    without the ORM's result machinery (a twentieth of a course page's time)."""
+    connection = await session.connection()
+    return await connection.execute(stmt, values)
+
+
 @lru_cache(maxsize=512)
 def _page_statement(dialect: str, sort: str, filters: frozenset[str], after: bool) -> AnySelect:
     # Built once per shape of request, values left as bind parameters: a statement made
@@ -255,7 +263,7 @@ async def list_courses(
     if cursor:
         values.update(ordering.bound_values(cursor))
     values["limit"] = limit + 1
-    rows, next_cursor = ordering.cut(list(await session.execute(stmt, values)), limit)
+    rows, next_cursor = ordering.cut(list(await _run(session, stmt, values)), limit)
     return [card(row) for row in rows], next_cursor
 
 
@@ -274,7 +282,7 @@ async def course_detail(
 ) -> dict[str, Any]:
     """A course and its outline as `viewer` may see it: drafts and archived ones are 404 to
     outsiders; an archived course stays visible to its buyers."""
-    row = (await session.execute(_DETAIL, {"course_id": course_id})).first()
+    row = (await _run(session, _DETAIL, {"course_id": course_id})).first()
     if row is None:
         raise CourseNotFound()
     visible = row.published and not row.archived
@@ -291,5 +299,5 @@ async def instructor_courses(
     session: AsyncSession, instructor_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """An instructor's listed courses, newest first (for the public profile)."""
-    rows = await session.execute(_OF_INSTRUCTOR, {"instructor_id": instructor_id})
+    rows = await _run(session, _OF_INSTRUCTOR, {"instructor_id": instructor_id})
     return [card(row) for row in rows]
