@@ -118,13 +118,14 @@ function init(args) nthreads = tonumber(args[1]); gap = tonumber(args[2]) end
 function delay() return gap end
 """,
     # A purchase: buyer g, a course never bought by them, every 4th also a seat in a hot slot.
+    # g starts at `first`: a warm-up run starts past the requests of the timed one.
     "purchase": r"""
 function init(args)
   nthreads = tonumber(args[1]); tokens = lines(args[2]); courses = lines(args[3])
-  slots = lines(args[4]); nonce = args[5]; card = args[6]
+  slots = lines(args[4]); nonce = args[5]; card = args[6]; first = tonumber(args[7])
 end
 function request()
-  local g = nextg()
+  local g = nextg() + first
   local nb = #tokens
   local b = g % nb
   local c = (b + math.floor(g / nb) * (nb + 1)) % #courses
