@@ -53,8 +53,14 @@ async def current_auth(
 AuthDep = Annotated[AuthContext, Depends(current_auth)]
 
 
-async def current_user(ctx: AuthDep) -> User:
-    return ctx.user
+async def current_user(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    # `current_auth`'s check, not a layer over it: one dependency level less on nearly every
+    # route. A route that needs the login too takes `AuthDep` alone (`ctx.user`), not both.
+    return (await authenticate(session, settings_of(request), _required(token))).user
 
 
 async def current_user_fresh(ctx: AuthDep) -> User:
