@@ -169,54 +169,60 @@ async def same_json(run: Run, floor: servers.Server, service: servers.Server) ->
     ]
 
 
-async def side_by_side(
-    run: Run,
-    targets: list[servers.Server],
-    kind: str,
-    *,
-    path: str,
-    args: list[str],
-    connections: int,
-) -> dict[str, WrkResult]:
-    """One line on each server, measured in turns: each server warmed up, then `--rounds`
-    slices each, the order flipped every round (floor, service, service, floor, ...), so a
-    drift of the machine's speed during the line weighs on both alike."""
+@dataclass(frozen=True)
+class Line:
+    """One line of load on one server (wrk script `kind`, its URL and arguments)."""
+
+    server: servers.Server
+    key: str
+    kind: str
+    path: str
+    args: list[str]
+
+
+async def side_by_side(run: Run, lines: list[Line], connections: int) -> list[WrkResult]:
+    """Lines measured in turns: each warmed up, then `--rounds` slices each, the order
+    flipped every round (a, b, b, a, ...), so a drift of the machine's speed weighs on all
+    of them alike. One result per line, its slices pooled."""
     a = run.args
-    for server in targets:
-        if a.warmup > 0:
-            await run_wrk(
-                server.base_url, run.workdir, kind, path=path, args=args,
-                connections=connections, threads=a.threads, seconds=a.warmup,
-            )  # fmt: skip
-    slices: dict[str, list[WrkResult]] = {server.name: [] for server in targets}
+
+    async def slice_of(line: Line, seconds: float) -> WrkResult:
+        return await run_wrk(
+            line.server.base_url, run.workdir, line.kind, path=line.path, args=line.args,
+            connections=connections, threads=a.threads, seconds=seconds,
+        )  # fmt: skip
+
+    if a.warmup > 0:
+        for line in lines:
+            await slice_of(line, a.warmup)
+    slices: list[list[WrkResult]] = [[] for _ in lines]
     for turn in range(a.rounds):
-        for server in targets if turn % 2 == 0 else targets[::-1]:
-            part = await run_wrk(
-                server.base_url, run.workdir, kind, path=path, args=args,
-                connections=connections, threads=a.threads, seconds=a.duration / a.rounds,
-            )  # fmt: skip
-            slices[server.name].append(part)
-    return {name: WrkResult.merged(parts) for name, parts in slices.items()}
+        order = list(enumerate(lines))
+        for index, line in order if turn % 2 == 0 else order[::-1]:
+            slices[index].append(await slice_of(line, a.duration / a.rounds))
+    return [WrkResult.merged(parts) for parts in slices]
 
 
 async def read_lines(run: Run, floor: servers.Server | None, service: servers.Server) -> None:
-    """The four catalog reads, on the floor and the service side by side."""
-    data, c = run.data, run.args.connections
+    """The four catalog reads, on the floor and the service side by side. The first page
+    and the deep page are measured in the same turns too: their budget compares them."""
+    data = run.data
     ids = _write(run.workdir, "courses.txt", data.listed[: run.args.detail_ids])
     first, deep = sample_paths(data)[:2]
     targets = [service] if floor is None else [floor, service]
-    for key, kind, path, extra in (
-        ("list", "static", first, []),
-        ("deep", "static", deep, []),
-        ("search", "static", SEARCH, []),
-        ("detail", "ids", "/", [ids, f"{API}/courses/"]),
-    ):
-        with profile.recording(run, service, key):
-            measured = await side_by_side(run, targets, kind, path=path, args=extra, connections=c)
-        for server in targets:
-            into = run.floor if server is floor else run.results
-            into[key] = measured[server.name]
-            _progress(f"{server.name} {key}", into[key])
+    groups = [
+        [("list", "static", first, []), ("deep", "static", deep, [])],
+        [("search", "static", SEARCH, [])],
+        [("detail", "ids", "/", [ids, f"{API}/courses/"])],
+    ]
+    for group in groups:
+        lines = [Line(server, *line) for line in group for server in targets]
+        with profile.recording(run, service, "+".join(key for key, *_ in group)):
+            measured = await side_by_side(run, lines, run.args.connections)
+        for line, result in zip(lines, measured, strict=True):
+            into = run.floor if line.server is floor else run.results
+            into[line.key] = result
+            _progress(f"{line.server.name} {line.key}", result)
 
 
 async def service_scenarios(run: Run, server: servers.Server) -> None:
