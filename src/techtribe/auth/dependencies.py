@@ -7,15 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.auth.service import AuthContext, authenticate
 from techtribe.config import Settings
 from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.errors import Forbidden, Unauthorized
 from techtribe.users.models import Role, User
-
-# auto_error=False: a missing token becomes our own 401 problem, not FastAPI's.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def settings_of(request: Request) -> Settings:
@@ -31,36 +29,61 @@ async def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def _required(token: str | None) -> str:
-    if not token:
-        raise Unauthorized("Sign in and send the access token as `Authorization: Bearer <token>`.")
-    return token
+class _Bearer(OAuth2PasswordBearer):
+    """The OAuth2 password flow's bearer token, as /docs shows it, and its check, in one
+    dependency.
+
+    These run on nearly every route, and FastAPI solves each level of dependencies on every
+    request (about 80 Python calls a level): reading the token in a sub-dependency of the
+    check, with the settings in another, was a tenth of a course page. `auto_error=False`:
+    a missing token becomes our own 401 problem, not FastAPI's.
+    """
+
+    def __init__(self, *, required: bool, user_only: bool = False) -> None:
+        super().__init__(
+            tokenUrl="/api/v1/auth/token", scheme_name="OAuth2PasswordBearer", auto_error=False
+        )
+        self.required = required
+        self.user_only = user_only
+
+    async def check(self, request: Request, session: AsyncSession) -> AuthContext | User | None:
+        token = await super().__call__(request)
+        if not token:
+            if self.required:
+                raise Unauthorized(
+                    "Sign in and send the access token as `Authorization: Bearer <token>`."
+                )
+            return None
+        ctx = await authenticate(session, settings_of(request), token)
+        return ctx.user if self.user_only else ctx
 
 
-# The bearer checks below run on almost every request. They read the settings off the
-# request rather than through `SettingsDep`: FastAPI's solving of each sub-dependency costs
-# about 80 Python calls per request, a twentieth of a course page.
+class _WriteBearer(_Bearer):
+    """Checked on the request's session, the one the route writes through."""
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, session: SessionDep
+    ) -> AuthContext | User | None:
+        return await self.check(request, session)
 
 
-async def current_auth(
-    request: Request,
-    session: SessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> AuthContext:
-    return await authenticate(session, settings_of(request), _required(token))
+class _ReadBearer(_Bearer):
+    """Checked on the read-only session, for routes that only read (`ReadSessionDep`)."""
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, session: ReadSessionDep
+    ) -> AuthContext | User | None:
+        return await self.check(request, session)
 
 
+current_auth = _WriteBearer(required=True)
 AuthDep = Annotated[AuthContext, Depends(current_auth)]
-
-
-async def current_user(
-    request: Request,
-    session: SessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> User:
-    # `current_auth`'s check, not a layer over it: one dependency level less on nearly every
-    # route. A route that needs the login too takes `AuthDep` alone (`ctx.user`), not both.
-    return (await authenticate(session, settings_of(request), _required(token))).user
+# A route that needs the login too takes `AuthDep` alone (`ctx.user`), not both: they are
+# two checks, two look-ups.
+current_user = _WriteBearer(required=True, user_only=True)
+reader_auth = _ReadBearer(required=True, user_only=True)
+# For public reads that show more to a signed-in caller.
+optional_auth = _ReadBearer(required=False)
 
 
 async def current_user_fresh(ctx: AuthDep) -> User:
@@ -81,24 +104,6 @@ def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
         return user
 
     return check
-
-
-async def reader_auth(
-    request: Request,
-    session: ReadSessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> User:
-    """`current_user` for routes that only read: checked on the route's read-only session."""
-    return (await authenticate(session, settings_of(request), _required(token))).user
-
-
-async def optional_auth(
-    request: Request,
-    session: ReadSessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> AuthContext | None:
-    """For public reads that show more to a signed-in caller (on the read-only session)."""
-    return await authenticate(session, settings_of(request), token) if token else None
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
