@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.read_sessionmaker = create_autocommit_sessionmaker(engine)
+    app.state.autocommit_sessionmaker = create_autocommit_sessionmaker(engine)
     app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.login_throttle = LoginThrottle(settings, app.state.redis)
     app.state.payment_gateway = make_gateway(settings)
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.outbox = QueueDispatcher(make_queue(settings), settings)
     else:
         app.state.outbox = OutboxDeliverer(
-            Sender(app.state.read_sessionmaker, app.state.mail_transport, settings),
+            Sender(app.state.autocommit_sessionmaker, app.state.mail_transport, settings),
             poll_seconds=settings.outbox_poll_seconds,
         )
 

@@ -180,7 +180,7 @@ def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[As
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.autocommit_sessionmaker
     async with sessionmaker() as session:
         yield session
 

@@ -238,12 +238,11 @@ class OutboxDeliverer:
                     await self._wakeup.wait()
             self._wakeup.clear()
 
-    async def deliver_notified(self) -> int:
+    async def deliver_notified(self) -> None:
         """Send the rows named since the last round (one already sent is skipped)."""
         notified, self._notified = self._notified, []
         for message_id in notified:
             await self._sender.deliver(message_id)
-        return len(notified)
 
     async def deliver_due(self) -> int:
         """One sweep: send what is due; returns how many rows it found."""

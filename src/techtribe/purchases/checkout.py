@@ -296,25 +296,23 @@ async def _priced_lines(
     lines = []
     for item in body.items:
         if item.kind == ItemKind.course:
-            course = courses.get(item.id)
-            if course is None:
+            offer = courses.get(item.id)
+            if offer is None:
                 raise NotFound(f"No course with id {item.id}.")
-            if not course.published or course.archived:
+            if not offer.published or offer.archived:
                 raise CourseUnavailable()
-            if course.owned:
+            if offer.owned:
                 raise AlreadyOwned()
-            line = PurchaseItem(kind=ItemKind.course, course_id=course.id)
-            offer = course
+            line = PurchaseItem(kind=ItemKind.course, course_id=offer.id)
         else:
-            slot = slots.get(item.id)
-            if slot is None:
+            offer = slots.get(item.id)
+            if offer is None:
                 raise NotFound(f"No advisory slot with id {item.id}.")
-            if slot.cancelled_at is not None or slot.starts_at <= now:
+            if offer.cancelled_at is not None or offer.starts_at <= now:
                 raise AdvisoryUnavailable()
-            if slot.owned:
+            if offer.owned:
                 raise AlreadyBooked()
-            line = PurchaseItem(kind=ItemKind.advisory, slot_id=slot.id)
-            offer = slot
+            line = PurchaseItem(kind=ItemKind.advisory, slot_id=offer.id)
         line.instructor_id, line.title = offer.instructor_id, offer.title
         line.price_cents, line.currency = offer.price_cents, offer.currency
         lines.append(line)
