@@ -189,11 +189,12 @@ class WrkResult:
         for part in parts:
             statuses.update(part.statuses)
         weighted = [(part.requests, part.quantiles) for part in parts if part.quantiles]
+        total = sum(n for n, _ in weighted)
+        latencies = sorted({x for _, q in weighted for x in q})
 
         def percentile(p: float) -> float:
-            total = sum(n for n, _ in weighted)
             # The smallest latency that at least p of all requests stayed within.
-            for x in sorted({x for _, q in weighted for x in q}):
+            for x in latencies:
                 below = sum(n * bisect.bisect_right(q, x) / len(q) for n, q in weighted)
                 if below >= p * total:
                     return x
