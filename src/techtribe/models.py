@@ -7,7 +7,7 @@ from techtribe.courses.models import Course, Enrollment, Lesson, Review, Tag
 from techtribe.db import Base
 from techtribe.notifications.models import OutboxMessage
 from techtribe.poems.models import Poem, PoemRating
-from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseItem
+from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseAttempt, PurchaseItem
 from techtribe.revenue.models import RevenueEntry
 from techtribe.users.models import User
 
@@ -28,6 +28,7 @@ __all__ = [
     "Poem",
     "PoemRating",
     "Purchase",
+    "PurchaseAttempt",
     "PurchaseItem",
     "RefreshToken",
     "RevenueEntry",

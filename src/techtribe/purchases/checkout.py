@@ -7,16 +7,19 @@ Checkout is one database transaction around one gateway charge:
 2. price the items from the catalog, reserve seats with a conditional UPDATE, insert the
    enrollments and bookings and flush, so every constraint that a concurrent purchase
    could trip has spoken before any money moves;
-3. charge the card (the gateway's own idempotency key is derived from ours, so a retry
-   after a timeout never charges twice);
+3. charge the card. The gateway's idempotency key is derived from ours and from the
+   number of this key's attempts whose charge was voided: a retry after a timeout gets
+   the first charge back (never a second one), a retry after a void charges anew;
 4. write the purchase with its charge, its lines, their ledger entries, the receipt and
-   the stored answer, and commit: one flush. If the commit fails after the charge, the
-   charge is refunded at once and the client gets a 500: nothing is granted and nothing
-   is kept.
+   the stored answer, and commit: one flush. If anything fails after the charge, the
+   charge is voided (`_settle_failed_commit`), unless the purchase did commit after all
+   or the database can't record the void: then the charge stays live, and a retry with
+   the same key finds it again. A purchase is `paid` only on a live charge.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -24,9 +27,9 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, exists, select, update
+from sqlalchemy import Row, Select, bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from techtribe.advisories.models import AdvisorySlot, Booking
 from techtribe.config import Settings
@@ -38,10 +41,11 @@ from techtribe.purchases.models import (
     IdempotencyKey,
     ItemKind,
     Purchase,
+    PurchaseAttempt,
     PurchaseItem,
     PurchaseStatus,
 )
-from techtribe.purchases.payments import PaymentGateway
+from techtribe.purchases.payments import Charge, PaymentGateway
 from techtribe.purchases.schemas import PurchaseCreate, PurchaseRead
 from techtribe.purchases.service import money, purchase_view
 from techtribe.revenue.ledger import record_sale, split
@@ -80,6 +84,10 @@ class SoldOut(Conflict):
     code, detail_text = "sold_out", "This advisory slot has no seats left."
 
 
+class OwnItem(Conflict):
+    code, detail_text = "own_item", "You can't buy your own course or advisory slot."
+
+
 class MixedCurrency(DomainError):
     status, code, detail_text = (
         422,
@@ -89,17 +97,17 @@ class MixedCurrency(DomainError):
 
 
 def request_hash(settings: Settings, user_id: uuid.UUID, body: PurchaseCreate) -> str:
-    """A keyed hash of the request: tells replays from reuse without storing the card."""
+    """A keyed hash of the request: tells replays from reuse.
+
+    Only what may be stored goes in (brand, last four, expiry, holder): nothing derived
+    from the hidden digits of the number or from the CVC reaches the database, not even
+    as an HMAC (a 16-digit number with a known prefix and last four is guessable).
+    """
+    card = body.payment
     canonical = json.dumps(
         {
             "items": [[item.kind, str(item.id)] for item in body.items],
-            "card": [
-                body.payment.reveal_number(),
-                body.payment.exp_month,
-                body.payment.exp_year,
-                body.payment.reveal_cvc(),
-                body.payment.holder_name,
-            ],
+            "card": [card.brand, card.last4, card.exp_month, card.exp_year, card.holder_name],
         },
         separators=(",", ":"),
     )
@@ -150,50 +158,131 @@ async def checkout(
     currency = currencies.pop()
     card = body.payment
     purchase_id = uuid.uuid4()
-    charge_id = None
+    charge = None
     if total > 0:
+        voided = await session.scalar(_VOIDED_ATTEMPTS, {"user_id": buyer_id, "key": key})
+        gateway_key = f"tt-purchase-{fingerprint[:32]}-{_digest(key)}-{voided or 0}"
+        # One id per attempt: a retry sends the gateway the very same request (a real
+        # gateway refuses a key whose parameters changed, the description included).
+        purchase_id = uuid.uuid5(_PURCHASE_IDS, gateway_key)
         charge = await gateway.charge(
             amount_cents=total,
             currency=currency,
             card=card,
-            idempotency_key=f"tt-purchase-{fingerprint[:40]}-{_digest(key)}",
+            idempotency_key=gateway_key,
             description=f"TechTribe purchase {purchase_id}",
         )
-        charge_id = charge.id
-    purchase = Purchase(
-        id=purchase_id,
-        user_id=buyer_id,
-        status=PurchaseStatus.paid,
-        total_cents=total,
-        currency=currency,
-        card_brand=card.brand,
-        card_last4=card.last4,
-        card_exp_month=card.exp_month,
-        card_exp_year=card.exp_year,
-        gateway_charge_id=charge_id,
-        created_at=utcnow(),
-    )
-    session.add(purchase)
-    for position, line in enumerate(lines):
-        fee, share = split(line.price_cents, settings.platform_fee_percent)
-        line.purchase_id, line.position = purchase.id, position
-        line.platform_fee_cents, line.instructor_share_cents = fee, share
-        line.id, line.created_at = uuid.uuid4(), purchase.created_at
-        session.add(line)
-        record_sale(session, line, purchase.created_at)
-    view = purchase_view(purchase, lines)
-    record.purchase_id = purchase.id
-    record.response_status = 201
-    record.response_body = view.model_dump(mode="json")
-    if buyer_email:
-        await _mail_receipt(session, buyer_id, buyer_email, buyer_name, view)
     try:
+        purchase = Purchase(
+            id=purchase_id,
+            user_id=buyer_id,
+            status=PurchaseStatus.paid,
+            total_cents=total,
+            currency=currency,
+            card_brand=card.brand,
+            card_last4=card.last4,
+            card_exp_month=card.exp_month,
+            card_exp_year=card.exp_year,
+            gateway_charge_id=charge.id if charge else None,
+            created_at=utcnow(),
+        )
+        session.add(purchase)
+        for position, line in enumerate(lines):
+            fee, share = split(line.price_cents, settings.platform_fee_percent)
+            line.purchase_id, line.position = purchase.id, position
+            line.platform_fee_cents, line.instructor_share_cents = fee, share
+            line.id, line.created_at = uuid.uuid4(), purchase.created_at
+            session.add(line)
+            record_sale(session, line, purchase.created_at)
+        view = purchase_view(purchase, lines)
+        record.purchase_id = purchase.id
+        record.response_status = 201
+        record.response_body = view.model_dump(mode="json")
+        if buyer_email:
+            await _mail_receipt(session, buyer_id, buyer_email, buyer_name, view)
         await session.commit()
     except Exception:
-        if charge_id is not None:
-            await _void(gateway, charge_id, total)
+        if charge is not None:
+            # Let go of the key's row first: the settling below waits on it.
+            with contextlib.suppress(Exception):
+                await session.rollback()
+            engine = session.bind
+            assert isinstance(engine, AsyncEngine)
+            await _settle_failed_commit(engine, gateway, buyer_id=buyer_id, key=key, charge=charge)
         raise
     return 201, record.response_body
+
+
+_PURCHASE_IDS = uuid.UUID("5f0c2a1e-6d1b-4c55-9a3e-7d2f1b8e4a10")
+
+# How many of this key's attempts had their charge voided: the next attempt's number.
+_VOIDED_ATTEMPTS = (
+    select(func.count())
+    .select_from(PurchaseAttempt)
+    .where(PurchaseAttempt.user_id == bindparam("user_id"), PurchaseAttempt.key == bindparam("key"))
+)
+
+
+async def _settle_failed_commit(
+    engine: AsyncEngine,
+    gateway: PaymentGateway,
+    *,
+    buyer_id: uuid.UUID,
+    key: str,
+    charge: Charge,
+) -> None:
+    """The purchase did not commit (as far as we know) after its card was charged.
+
+    Decides on a fresh connection, holding the key: inserting the key's row again waits
+    for any transaction still holding it and fails if one committed (ours, whose COMMIT
+    answer was lost with its connection, or a concurrent retry). A committed purchase on
+    this charge keeps it. Otherwise the void is recorded (so the key's next attempt gets a
+    new gateway key) and committed *before* the gateway is asked: a void nobody recorded
+    would let a retry receive the voided charge. When the database can't even be asked,
+    the charge stays live: a retry with the same key reuses it, and `techtribe reconcile`
+    lists it if nobody retries.
+    """
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as probe:
+            holder = IdempotencyKey(user_id=buyer_id, key=key, request_hash="-")
+            probe.add(holder)
+            try:
+                await probe.flush()
+            except IntegrityError:
+                await probe.rollback()
+                kept = await probe.scalar(
+                    select(Purchase.gateway_charge_id)
+                    .join(IdempotencyKey, IdempotencyKey.purchase_id == Purchase.id)
+                    .where(IdempotencyKey.user_id == buyer_id, IdempotencyKey.key == key)
+                )
+                if kept == charge.id:
+                    log.warning(
+                        "purchase with charge %s committed although its COMMIT failed; kept",
+                        charge.id,
+                    )
+                    return
+            else:
+                probe.add(
+                    PurchaseAttempt(
+                        user_id=buyer_id,
+                        key=key,
+                        charge_id=charge.id,
+                        amount_cents=charge.amount_cents,
+                        currency=charge.currency,
+                    )
+                )
+                await probe.delete(holder)
+                await probe.commit()
+    except Exception:
+        log.critical(
+            "purchase failed to commit after charge %s and the database can't record a void: "
+            "the charge stays live (a retry with the same Idempotency-Key reuses it; "
+            "`techtribe reconcile` lists it otherwise)",
+            charge.id,
+            exc_info=True,
+        )
+        return
+    await _void(gateway, charge.id, charge.amount_cents)
 
 
 def _digest(text: str) -> str:
@@ -215,7 +304,11 @@ async def _replay(
 
 
 async def _void(gateway: PaymentGateway, charge_id: str, amount_cents: int) -> None:
-    """The charge went through but the purchase did not commit: give the money back."""
+    """The charge went through but the purchase did not commit: give the money back.
+
+    The charge has been recorded as voided already, so whatever happens here no
+    purchase will ever point at it.
+    """
     try:
         await gateway.refund(
             charge_id=charge_id, amount_cents=amount_cents, idempotency_key=f"void-{charge_id}"
@@ -299,6 +392,8 @@ async def _priced_lines(
             offer = courses.get(item.id)
             if offer is None:
                 raise NotFound(f"No course with id {item.id}.")
+            if offer.instructor_id == buyer_id:
+                raise OwnItem()
             if not offer.published or offer.archived:
                 raise CourseUnavailable()
             if offer.owned:
@@ -308,6 +403,8 @@ async def _priced_lines(
             offer = slots.get(item.id)
             if offer is None:
                 raise NotFound(f"No advisory slot with id {item.id}.")
+            if offer.instructor_id == buyer_id:
+                raise OwnItem()
             if offer.cancelled_at is not None or offer.starts_at <= now:
                 raise AdvisoryUnavailable()
             if offer.owned:

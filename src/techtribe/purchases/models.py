@@ -129,3 +129,23 @@ class IdempotencyKey(UUIDPk, Base):
     # Never loaded; it tells the unit of work to insert the purchase before this row's
     # update names it, when both are flushed together (as checkout does).
     purchase: Mapped[Purchase | None] = relationship(lazy="raise")
+
+
+class PurchaseAttempt(UUIDPk, Base):
+    """A checkout attempt whose charge was voided because its purchase did not commit.
+
+    Written (and committed) before the void is asked of the gateway. Their count for a
+    (user, key) is the attempt number in the gateway's idempotency key: once a charge is
+    voided, a retry with the same `Idempotency-Key` charges anew instead of getting the
+    voided charge back, while retries of a live attempt (a timeout) keep its key.
+    """
+
+    __tablename__ = "purchase_attempts"
+    __table_args__ = (Index("ix_purchase_attempts_user_id_key", "user_id", "key"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    charge_id: Mapped[str] = mapped_column(String(100))
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -33,6 +33,23 @@ class Refund:
     amount_cents: int
 
 
+@dataclass(frozen=True, slots=True)
+class ChargeRecord:
+    """What the gateway holds about a charge now (for reconciliation)."""
+
+    id: str
+    amount_cents: int
+    currency: str
+    refunded_cents: int
+    # False for a charge the gateway failed or declined: no money moved.
+    succeeded: bool = True
+
+    @property
+    def live_cents(self) -> int:
+        """What is still charged: the amount minus the refunds (0 once voided or refunded)."""
+        return self.amount_cents - self.refunded_cents if self.succeeded else 0
+
+
 class PaymentGateway(Protocol):
     """A payment service. Implementations: `SandboxGateway` (in memory), `HttpGateway`."""
 
@@ -56,6 +73,10 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
     ) -> Refund:
         """Refund `amount_cents` of the charge (all of what is left when None)."""
+        ...
+
+    async def list_charges(self) -> list[ChargeRecord]:
+        """Every charge the gateway holds for this account, with what was refunded of it."""
         ...
 
     async def aclose(self) -> None:

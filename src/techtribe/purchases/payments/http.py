@@ -1,5 +1,7 @@
 """A real gateway over HTTP, speaking a Stripe-like REST API (`/v1/charges`, `/v1/refunds`).
 
+Reconciliation lists charges with `GET /v1/charges` (pages of 100, `starting_after`).
+
 Requests are form-encoded with `Authorization: Bearer <secret key>` and the caller's
 `Idempotency-Key`. Connection failures, timeouts, 429 and 5xx are retried a bounded number
 of times with exponential backoff; that is safe because every attempt carries the same
@@ -23,6 +25,7 @@ from techtribe.purchases.payments.base import (
     AlreadyRefunded,
     CardDeclined,
     Charge,
+    ChargeRecord,
     GatewayError,
     GatewayTimeout,
     GatewayUnavailable,
@@ -131,6 +134,46 @@ class HttpGateway:
             raise GatewayError()
         return Refund(id=refund_id, charge_id=charge_id, amount_cents=amount)
 
+    async def list_charges(self) -> list[ChargeRecord]:
+        records: list[ChargeRecord] = []
+        params: dict[str, str] = {"limit": str(_PAGE_SIZE)}
+        while True:
+            page = await self._get("/v1/charges", params)
+            data = page.get("data")
+            if not isinstance(data, list):
+                log.error("payment gateway charge list has no data")
+                raise GatewayError()
+            records += [_charge_record(item) for item in data]
+            if not page.get("has_more") or not data:
+                return records
+            params["starting_after"] = records[-1].id
+
+    async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """GET with the same retries as a POST (reads are safe to repeat)."""
+        headers = {
+            "Authorization": f"Bearer {self._secret_key.get_secret_value()}",
+            "Accept": "application/json",
+        }
+        for attempt in range(1, self._max_attempts + 1):
+            if attempt > 1:
+                await self._sleep(self._delay(attempt, None))
+            try:
+                response = await self._client.get(
+                    self._base_url + path, params=params, headers=headers, timeout=self._timeout
+                )
+            except httpx.TransportError as exc:
+                reason = type(exc).__name__
+            else:
+                if response.is_success:
+                    return _json_object(response, "list", "-")
+                if not _should_retry(response):
+                    raise _failure(response, "list", "-")
+                reason = f"HTTP {response.status_code}"
+            log.warning(
+                "payment gateway list attempt %d/%d failed: %s", attempt, self._max_attempts, reason
+            )
+        raise GatewayUnavailable()
+
     async def _post(
         self, path: str, form: dict[str, str], idempotency_key: str, *, operation: str
     ) -> dict[str, Any]:
@@ -184,6 +227,29 @@ class HttpGateway:
             return min(retry_after, self._max_backoff_seconds)
         delay = min(self._backoff_seconds * 2.0 ** (attempt - 2), self._max_backoff_seconds)
         return delay * (0.5 + random.random() / 2)  # noqa: S311 (jitter, not a secret)
+
+
+_PAGE_SIZE = 100
+
+
+def _charge_record(item: object) -> ChargeRecord:
+    """A listed charge; a malformed one is the gateway's error, not a silent skip."""
+    if not isinstance(item, dict):
+        raise GatewayError()
+    charge_id, amount = item.get("id"), item.get("amount")
+    refunded, currency = item.get("amount_refunded", 0), item.get("currency", "")
+    if not isinstance(charge_id, str) or not isinstance(amount, int):
+        log.error("payment gateway listed a malformed charge")
+        raise GatewayError()
+    if not isinstance(refunded, int) or not isinstance(currency, str):
+        raise GatewayError()
+    return ChargeRecord(
+        id=charge_id,
+        amount_cents=amount,
+        currency=currency.upper(),
+        refunded_cents=refunded,
+        succeeded=item.get("status", "succeeded") == "succeeded" and item.get("paid", True) is True,
+    )
 
 
 def _should_retry(response: httpx.Response) -> bool:

@@ -29,6 +29,7 @@ from techtribe.purchases.payments.base import (
     AlreadyRefunded,
     CardDeclined,
     Charge,
+    ChargeRecord,
     GatewayTimeout,
     GatewayUnavailable,
     IdempotencyKeyReused,
@@ -169,6 +170,18 @@ class SandboxGateway:
         )
         self._charges_by_id[charge_id] = charge
         return charge
+
+    async def list_charges(self) -> list[ChargeRecord]:
+        """The charges this instance made (its memory: one process, since its start)."""
+        return [
+            ChargeRecord(
+                id=charge.id,
+                amount_cents=charge.amount_cents,
+                currency=charge.currency,
+                refunded_cents=self._refunded_cents.get(charge.id, 0),
+            )
+            for charge in self.charges
+        ]
 
     async def aclose(self) -> None:
         return None
