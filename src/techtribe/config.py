@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./techtribe.db"
     database_pool_size: int = Field(default=10, ge=1)
     database_echo: bool = False
+    # A round trip (SELECT 1) before each use of a pooled connection. Off by default: a
+    # connection the server closed is noticed for free (see `db.create_engine`); turn it on
+    # where connections can die without the server saying so (a proxy, a NAT timeout).
+    database_pool_pre_ping: bool = False
     redis_url: str | None = None
     redis_key_prefix: str = "techtribe"
 

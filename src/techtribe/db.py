@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
+from asyncpg.exceptions import (  # type: ignore[import-untyped]
+    CannotConnectNowError,
+    PostgresConnectionError,
+    TooManyConnectionsError,
+)
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,6 +41,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# What the service's PostgreSQL connections call themselves (pg_stat_activity).
+APPLICATION_NAME = "techtribe"
 
 
 def utcnow() -> datetime:
@@ -115,10 +127,12 @@ class Timestamps:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """The async engine for `DATABASE_URL`: asyncpg on PostgreSQL, aiosqlite embedded."""
-    # No pre-ping: it is a round trip per request. A connection the server dropped fails
-    # once and is replaced (asyncpg's disconnect errors invalidate it); recycling keeps
-    # connections younger than typical idle timeouts.
+    # No pre-ping by default: it is a round trip per request. A connection the server
+    # closed (a restart, pg_terminate_backend) is noticed for free when it is checked out
+    # (`_replace_closed_connection`); recycling keeps connections younger than typical
+    # idle timeouts.
     kwargs: dict[str, Any] = {
+        "pool_pre_ping": settings.database_pool_pre_ping,
         "echo": settings.database_echo,
         "pool_recycle": 1800,
         # JSON columns and aggregates (a page's tags) parsed by orjson: several times faster.
@@ -132,12 +146,65 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # asyncpg prepares every statement; after five runs PostgreSQL may switch to a
         # generic plan that ignores the values, and a filtered keyset page then sorts
         # everything after the cursor (see bench/README.md). Planning each run costs ~1 ms.
-        kwargs["connect_args"] = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
+        # application_name: an operator (or a test) finds the service's connections in
+        # pg_stat_activity.
+        kwargs["connect_args"] = {
+            "server_settings": {
+                "plan_cache_mode": "force_custom_plan",
+                "application_name": APPLICATION_NAME,
+            }
+        }
     engine = create_async_engine(settings.database_url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    else:
+        event.listen(engine.sync_engine, "checkout", _replace_closed_connection)
     return engine
+
+
+def _replace_closed_connection(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """A pooled connection whose server end is gone is replaced before anyone uses it.
+
+    When PostgreSQL ends a backend (restart, `pg_terminate_backend`, idle timeout) it
+    says so and closes the socket; asyncpg notices on the event loop and marks the
+    connection closed, so this costs no round trip. Raising `DisconnectionError` here
+    makes the pool drop the connection and check out another (a new one if need be),
+    before the request's transaction has done anything.
+    """
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the database closed this pooled connection")
+
+
+# SQLSTATEs of a database that is away, not of a request that is wrong: connection
+# exceptions (class 08), shutdowns, too many connections.
+_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "53300", "53400"}
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database (or the connection to it) failed, not the request.
+
+    A transaction cut off this way was rolled back (a COMMIT that never answered is
+    settled by whoever committed, e.g. checkout). The client may retry: `503`.
+    """
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_STATES:
+            return True
+        # SQLite: locked past busy_timeout, disk I/O. PostgreSQL's states are above.
+        return isinstance(exc, OperationalError) and not sqlstate
+    if isinstance(exc, PoolTimeout):  # every connection busy for pool_timeout seconds
+        return True
+    # Opening a connection: refused, reset, timed out, unknown host; asyncpg's own
+    # connection errors (e.g. "the database system is starting up") arrive unwrapped.
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    return isinstance(
+        exc, PostgresConnectionError | CannotConnectNowError | TooManyConnectionsError
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from http import HTTPStatus
 from typing import Any
 
+from asgi_correlation_id import correlation_id
+from asyncpg.exceptions import (  # type: ignore[import-untyped]
+    CannotConnectNowError,
+    PostgresConnectionError,
+    TooManyConnectionsError,
+)
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from techtribe.db import database_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -184,8 +195,44 @@ _UNSTORABLE_TEXT = {"22021", "22P05"}  # character_not_in_repertoire, untranslat
 _RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 
-def _database_error(_: Request, exc: Exception) -> JSONResponse:
+# Seconds a client is told to wait after a database fault: a killed connection is
+# replaced at once, a restarting PostgreSQL takes a few seconds.
+DATABASE_RETRY_AFTER = "2"
+
+log = logging.getLogger("techtribe.errors")
+
+
+def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The database or the connection to it failed mid-request: rolled back, retry later."""
+    request_id = correlation_id.get() or "-"
+    log.warning(
+        "database unavailable, answered 503 (request id %s): %s: %s",
+        request_id,
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
+    return problem(
+        503,
+        "service_unavailable",
+        "The database (or another service this one needs) did not answer; nothing was saved. "
+        "Retry the request in a moment "
+        "(a retried purchase with the same Idempotency-Key is charged at most once).",
+        title="Service Unavailable",
+        headers={"Retry-After": DATABASE_RETRY_AFTER},
+        request_id=request_id,
+    )
+
+
+def _connection_error(request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        return _database_unavailable(request, exc)
+    raise exc  # not the database's: the last-resort handler answers 500 and logs it
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
+    if database_unavailable(exc):
+        return _database_unavailable(request, exc)
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in _RETRYABLE:
         return problem(
@@ -214,3 +261,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    # What a database that is away raises besides DBAPIError (see `database_unavailable`).
+    for fault in (
+        PoolTimeout,
+        ConnectionError,
+        TimeoutError,
+        socket.gaierror,
+        PostgresConnectionError,
+        CannotConnectNowError,
+        TooManyConnectionsError,
+    ):
+        app.add_exception_handler(fault, _connection_error)
