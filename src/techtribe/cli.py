@@ -1,4 +1,4 @@
-"""`techtribe`: serve, migrate, create-admin, seed, worker."""
+"""`techtribe`: serve, migrate, create-admin, seed, worker, reconcile."""
 
 from __future__ import annotations
 
@@ -167,3 +167,52 @@ def worker() -> None:
     else:
         typer.echo("worker: no REDIS_URL, sending the outbox in-process (Ctrl+C to stop)")
         asyncio.run(run_embedded())
+
+
+@app.command()
+def reconcile() -> None:
+    """List every disagreement between purchases and the payment gateway's charges.
+
+    One tab-separated line per disagreement on stdout (kind, purchase, charge, detail), a
+    summary on stderr. Exit status: 0 when they agree, 1 when anything disagrees, 2 when
+    the gateway could not be asked. Reads only; safe to run at any time.
+    """
+    from techtribe.purchases.payments import GatewayUnavailable, make_gateway
+    from techtribe.purchases.reconcile import Disagreement
+    from techtribe.purchases.reconcile import reconcile as disagreements
+
+    settings = get_settings()
+    sandbox = settings.payment_gateway == "sandbox"
+
+    async def run() -> tuple[list[Disagreement], int | None]:
+        engine = create_engine(settings)
+        gateway = make_gateway(settings)
+        try:
+            # The sandbox keeps its charges in the memory of each serving process: this
+            # process has none to show. What the database alone tells is still checked.
+            charges = None if sandbox else await gateway.list_charges()
+            async with create_sessionmaker(engine)() as session:
+                found = await disagreements(session, charges)
+            return found, None if charges is None else len(charges)
+        finally:
+            await gateway.aclose()
+            await engine.dispose()
+
+    try:
+        found, charge_count = asyncio.run(run())
+    except GatewayUnavailable as exc:
+        typer.echo(f"reconcile: the payment gateway could not be asked: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    for disagreement in found:
+        typer.echo(disagreement.line())
+    if sandbox:
+        typer.echo(
+            "reconcile: PAYMENT_GATEWAY=sandbox keeps its charges in the serving processes' "
+            "memory; checked only what the database tells (no paid purchase on a voided charge)",
+            err=True,
+        )
+    seen = "" if charge_count is None else f" ({charge_count} charges at the gateway)"
+    if found:
+        typer.echo(f"reconcile: {len(found)} disagreement(s){seen}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"reconcile: purchases and charges agree{seen}", err=True)
