@@ -31,6 +31,8 @@ from techtribe.purchases.payments import (
     make_gateway,
 )
 from tests.conftest import make_settings
+from tests.fake_stripe import SECRET_KEY as FAKE_KEY
+from tests.fake_stripe import FakeStripeServer
 
 SECRET_KEY = "sk_test_0123456789abcdef"
 BASE_URL = "https://gateway.test"
@@ -693,3 +695,41 @@ def test_payment_settings_have_documented_defaults() -> None:
 def test_payment_settings_out_of_range_are_refused(overrides: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         make_settings(**overrides)
+
+
+# --- Listing charges (reconciliation) ----------------------------------------------------
+
+
+async def test_http_list_charges_walks_every_page_with_refunds() -> None:
+    stripe = FakeStripeServer()
+    gateway = HttpGateway(base_url=BASE_URL, secret_key=FAKE_KEY, transport=stripe.transport())
+    charges = [await pay(gateway, amount_cents=100 + n) for n in range(205)]
+    await gateway.refund(charge_id=charges[7].id, amount_cents=40, idempotency_key=new_key())
+    await gateway.refund(charge_id=charges[200].id, idempotency_key=new_key())
+
+    listed = await gateway.list_charges()
+
+    pages = [r for r in stripe.requests if r.method == "GET"]
+    assert len(pages) == 3
+    assert pages[1].url.params["starting_after"] == listed[99].id
+    assert sorted(record.id for record in listed) == sorted(charge.id for charge in charges)
+    by_id = {record.id: record for record in listed}
+    assert (by_id[charges[7].id].refunded_cents, by_id[charges[7].id].live_cents) == (40, 67)
+    assert by_id[charges[200].id].live_cents == 0
+    assert by_id[charges[0].id].currency == "USD"
+
+
+async def test_http_list_charges_of_a_malformed_answer_is_a_gateway_error() -> None:
+    stripe = FakeStripe([httpx.Response(200, json={"data": [{"id": 5}]})])
+    with pytest.raises(GatewayError):
+        await http_gateway(stripe).list_charges()
+
+
+async def test_sandbox_lists_its_charges_with_what_was_refunded() -> None:
+    gateway = SandboxGateway()
+    kept, voided = await pay(gateway, amount_cents=500), await pay(gateway, amount_cents=700)
+    await gateway.refund(charge_id=voided.id, idempotency_key=new_key())
+
+    listed = {record.id: record.live_cents for record in await gateway.list_charges()}
+
+    assert listed == {kept.id: 500, voided.id: 0}
