@@ -34,7 +34,14 @@ class IdempotencyKeyRequired(DomainError):
     responses={
         400: {"description": "No or bad `Idempotency-Key` (`idempotency_key_required`)."},
         402: {"description": "The card was declined (`card_declined`); nothing was granted."},
-        409: {"description": "`already_owned`, `sold_out`, `idempotency_conflict`..."},
+        409: {
+            "description": "`already_owned`, `sold_out`, `own_item` (an instructor's own "
+            "course or slot), `idempotency_conflict`..."
+        },
+        503: {
+            "description": "`service_unavailable` (the database failed; retry with the same "
+            "`Idempotency-Key` after `Retry-After`) or `payment_gateway_unavailable`."
+        },
     },
 )
 async def create_purchase(
