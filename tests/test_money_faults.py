@@ -20,7 +20,7 @@ from tests.fake_stripe import SECRET_KEY, FakeStripeServer
 from tests.helpers import API, assert_problem, member
 from tests.purchasing import buy, sandbox
 
-pytestmark = pytest.mark.skipif(
+on_postgres = pytest.mark.skipif(
     not ON_POSTGRES, reason="a COMMIT that fails on demand needs PostgreSQL's deferred triggers"
 )
 
@@ -98,6 +98,7 @@ async def _fail_retry_refund(
     return voided, charge_id
 
 
+@on_postgres
 async def test_retry_after_a_failed_commit_charges_anew_and_the_refund_works(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -142,6 +143,7 @@ async def http_app(migrated: None, stripe: FakeStripeServer) -> AsyncIterator[Fa
         yield app
 
 
+@on_postgres
 async def test_http_gateway_retry_after_a_failed_commit_charges_anew(
     http_app: FastAPI,
     db: AsyncSession,
