@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from fastapi import FastAPI
 
 from techtribe.config import Settings
-from tests.conftest import ON_POSTGRES, _in_ci
+from tests.conftest import ON_POSTGRES, _in_ci, running_app
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -123,6 +124,13 @@ async def silent_server() -> AsyncIterator[str]:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def app_started(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An in-process app whose lifespan has started (and stops on the way out)."""
+    async with contextlib.aclosing(running_app(settings)) as apps:
+        yield await anext(apps)
 
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -167,6 +167,20 @@ def sweep_cron(seconds: int) -> str:
     return "* * * * *" if seconds == 60 else f"* * * * * */{seconds}"
 
 
+class QuietUpkeepDuringOutage(logging.Filter):
+    """Drops saq's traceback per upkeep round while Redis is down (several a second): the
+    outage is logged once by `OutboxQueue`, and once more when it ends."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (
+            record.getMessage().startswith("Upkeep task failed") and isinstance(error, REDIS_ERRORS)
+        )
+
+
+QUIET_UPKEEP = QuietUpkeepDuringOutage()
+
+
 class OutboxWorker(Worker[WorkerContext]):
     """saq's worker, stopping as soon as the jobs it runs are done.
 
@@ -187,6 +201,7 @@ class OutboxWorker(Worker[WorkerContext]):
 def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[Any]:
     """The saq worker of `techtribe worker`: delivery jobs plus the periodic sweep."""
     queue = queue or make_queue(settings, blocking_seconds=DEQUEUE_SECONDS)
+    logging.getLogger("saq").addFilter(QUIET_UPKEEP)  # once: the same filter isn't added twice
     engine = create_engine(settings)
     transport = make_transport(settings)
 
