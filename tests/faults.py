@@ -141,6 +141,9 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "REDIS_URL": settings.redis_url or "",
         "REDIS_KEY_PREFIX": settings.redis_key_prefix,
         "REDIS_TIMEOUT_SECONDS": str(settings.redis_timeout_seconds),
+        # Up to 6 connections per process (pool and overflow): the database server is shared
+        # by every test process, and the work here is light.
+        "DATABASE_POOL_SIZE": "3",
         "ENVIRONMENT": "test",
         "JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "BCRYPT_ROUNDS": str(settings.bcrypt_rounds),

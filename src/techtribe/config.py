@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "techtribe"
     # Limit of each Redis connect and reply: a Redis that hangs costs a request this
     # much, then the request goes on without it (throttle per process, e-mail queued later).
-    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
