@@ -9,13 +9,12 @@ import logging
 from collections.abc import AsyncIterator
 
 import httpx
-import redis.asyncio as aioredis
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import configure_mappers
 
-from techtribe import __version__
+from techtribe import __version__, redis_client
 from techtribe.advisories.router import router as advisories_router
 from techtribe.auth.oidc.providers import OIDCRegistry
 from techtribe.auth.oidc.router import router as oidc_router
@@ -133,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.autocommit_sessionmaker = create_autocommit_sessionmaker(engine)
-    app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+    app.state.redis = redis_client.connect(settings) if settings.redis_url else None
     app.state.login_throttle = LoginThrottle(settings, app.state.redis)
     app.state.payment_gateway = make_gateway(settings)
     app.state.oidc = OIDCRegistry(settings)

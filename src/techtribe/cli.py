@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 import typer
@@ -137,6 +138,7 @@ def worker() -> None:
     from techtribe.notifications.delivery import OutboxDeliverer, Sender
     from techtribe.notifications.jobs import build_worker
     from techtribe.notifications.transports import make_transport
+    from techtribe.redis_client import REDIS_ERRORS
 
     settings = get_settings()
     setup_logging(settings)
@@ -146,7 +148,9 @@ def worker() -> None:
         try:
             await job_worker.start()
         finally:
-            await job_worker.queue.disconnect()
+            # A Redis that is down at shutdown has nothing left to close.
+            with contextlib.suppress(*REDIS_ERRORS):
+                await job_worker.queue.disconnect()
 
     async def run_embedded() -> None:
         engine = create_engine(settings)

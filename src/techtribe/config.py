@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     database_pool_pre_ping: bool = False
     redis_url: str | None = None
     redis_key_prefix: str = "techtribe"
+    # Limit of each Redis connect and reply: a Redis that hangs costs a request this
+    # much, then the request goes on without it (throttle per process, e-mail queued later).
+    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
@@ -81,6 +84,10 @@ class Settings(BaseSettings):
     email_send_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # How often the worker looks for pending rows that were never queued (a divisor of 60).
     email_sweep_seconds: int = Field(default=30, ge=1, le=60)
+    # On SIGTERM the worker takes no new job and lets the ones running finish for at most
+    # this long (then they are cancelled and retried later). Kubernetes'
+    # terminationGracePeriodSeconds must be above it (default 20 < 30).
+    worker_shutdown_timeout_seconds: float = Field(default=20.0, ge=0, le=3600)
 
     # Sign in with Google (or any OpenID Connect provider): see README "Sign in with Google".
     oidc_google_client_id: str | None = None

@@ -170,13 +170,13 @@ async def login_with_password(
 ) -> TokenResponse:
     """The password grant: a fresh token pair for a new login."""
     account = email.strip().lower()
-    async with throttle.attempt(account, address):
+    async with throttle.attempt(account, address) as attempt:
         user = await session.scalar(select(User).where(User.email == account))
         # Unknown e-mail and wrong password do the same work and give the same answer.
         password_hash = user.password_hash if user else None
         ok = await verify_password(password, password_hash, settings.bcrypt_rounds)
         if user is None or not ok:
-            await throttle.record_failure(account, address)
+            await attempt.failed()
             raise invalid_grant("Invalid e-mail or password.")
     if not user.is_active:
         raise invalid_grant("The account is deactivated.")

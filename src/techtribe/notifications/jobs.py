@@ -9,6 +9,8 @@ or held by another sender does nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import uuid
@@ -24,6 +26,7 @@ from techtribe.config import Settings
 from techtribe.db import create_autocommit_sessionmaker, create_engine
 from techtribe.notifications.delivery import Outcome, Sender
 from techtribe.notifications.transports import make_transport
+from techtribe.redis_client import REDIS_ERRORS, RETRY_SECONDS, Outage, connect
 
 log = logging.getLogger("techtribe.outbox")
 
@@ -31,6 +34,9 @@ SWEEP_LIMIT = 1000
 # Tries of a job that raised (the database was down...), not of the e-mail: those are
 # counted in the row and scheduled by the job itself.
 JOB_RETRIES = 3
+# The longest a worker's idle slot waits in Redis for a job (BLMOVE). saq's default, 0, waits
+# forever: on SIGTERM saq then waited its whole grace period for idle slots, and warned.
+DEQUEUE_SECONDS = 1.0
 
 
 class WorkerContext(Context, total=False):
@@ -38,9 +44,36 @@ class WorkerContext(Context, total=False):
     settings: Settings
 
 
-def make_queue(settings: Settings) -> RedisQueue:
+class OutboxQueue(RedisQueue):
+    """saq's Redis queue, patient with a Redis outage on the worker's side.
+
+    saq's worker starts a new dequeue as soon as one fails: with Redis down, that is a busy
+    loop of failed connects in every slot. Here a failed dequeue waits a little first, and
+    the outage is logged once (and once when Redis answers again).
+    """
+
+    def __init__(self, redis: Any, name: str) -> None:
+        super().__init__(redis, name=name)
+        self._outage = Outage("job worker", "waiting for it; e-mails stay in the outbox")
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Any:  # noqa: ASYNC109 (saq's signature)
+        try:
+            job = await super().dequeue(timeout, poll_interval)
+        except REDIS_ERRORS as exc:
+            self._outage.failed(exc)
+            await asyncio.sleep(RETRY_SECONDS)
+            raise
+        self._outage.succeeded()
+        return job
+
+
+def make_queue(settings: Settings, *, blocking_seconds: float = 0.0) -> OutboxQueue:
+    """The queue on a Redis client bounded by REDIS_TIMEOUT_SECONDS (plus `blocking_seconds`
+    for the worker's blocking dequeue)."""
     assert settings.redis_url, "the job queue needs REDIS_URL"
-    return RedisQueue.from_url(settings.redis_url, name=settings.job_queue_name)
+    return OutboxQueue(
+        connect(settings, blocking_seconds=blocking_seconds), name=settings.job_queue_name
+    )
 
 
 def job_key(message_id: uuid.UUID, attempts: int) -> str:
@@ -78,23 +111,28 @@ class QueueDispatcher:
     def __init__(self, queue: RedisQueue, settings: Settings) -> None:
         self._queue = queue
         self._settings = settings
+        self._outage = Outage("e-mail queue", "new e-mails wait in the outbox for the sweep")
 
     async def notify(self, message_ids: Iterable[uuid.UUID]) -> None:
+        """Queue the committed rows; without Redis, leave them to the worker's sweep.
+
+        Never raises: the rows are committed, and the request that made them has succeeded.
+        """
+        if not self._outage.should_try():
+            return
         for message_id in message_ids:
             try:
                 await enqueue_delivery(self._queue, self._settings, message_id, 0)
-            except Exception as exc:
-                # The row is committed: the worker's sweep will queue it.
-                log.warning(
-                    "could not queue outbox message %s (%s); the sweep will",
-                    message_id,
-                    type(exc).__name__,
-                )
+            except Exception as exc:  # whatever it is, the row waits for the sweep
+                self._outage.failed(exc)
+                return
+        self._outage.succeeded()
 
     async def aclose(self) -> None:
         # Not `queue.disconnect()`: that unsubscribes a pub/sub channel this side never
         # used, and fails when Redis is down; closing the client is all there is to do.
-        await self._queue.redis.aclose()
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self._queue.redis.aclose()
 
 
 async def deliver_outbox_message(ctx: WorkerContext, *, message_id: str) -> str:
@@ -129,9 +167,41 @@ def sweep_cron(seconds: int) -> str:
     return "* * * * *" if seconds == 60 else f"* * * * * */{seconds}"
 
 
+class QuietUpkeepDuringOutage(logging.Filter):
+    """Drops saq's traceback per upkeep round while Redis is down (several a second): the
+    outage is logged once by `OutboxQueue`, and once more when it ends."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (
+            record.getMessage().startswith("Upkeep task failed") and isinstance(error, REDIS_ERRORS)
+        )
+
+
+QUIET_UPKEEP = QuietUpkeepDuringOutage()
+
+
+class OutboxWorker(Worker[WorkerContext]):
+    """saq's worker, stopping as soon as the jobs it runs are done.
+
+    saq's `stop` waits, up to its grace period, for every task of the worker to end: the
+    jobs, but also the upkeep loops, which sleep up to `worker_info` seconds between rounds
+    and hold no work. Those are cancelled at once here, so an idle worker stops within
+    DEQUEUE_SECONDS and a busy one when its jobs end (or at the grace period).
+    """
+
+    async def stop(self) -> None:
+        self.event.set()
+        for task in self.tasks:
+            if task.get_name() != "process":
+                task.cancel()
+        await super().stop()
+
+
 def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[Any]:
     """The saq worker of `techtribe worker`: delivery jobs plus the periodic sweep."""
-    queue = queue or make_queue(settings)
+    queue = queue or make_queue(settings, blocking_seconds=DEQUEUE_SECONDS)
+    logging.getLogger("saq").addFilter(QUIET_UPKEEP)  # once: the same filter isn't added twice
     engine = create_engine(settings)
     transport = make_transport(settings)
 
@@ -153,7 +223,7 @@ def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[An
         "sweep": settings.email_sweep_seconds,
         "abort": 1,
     }
-    return Worker(
+    return OutboxWorker(
         queue,
         functions=[deliver_outbox_message],
         cron_jobs=[
@@ -168,6 +238,8 @@ def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[An
         shutdown=shutdown,
         concurrency=10,
         timers=timers,
-        # On SIGTERM, give sends in flight the time they may take.
-        shutdown_grace_period_s=math.ceil(settings.email_send_timeout_seconds),
+        dequeue_timeout=DEQUEUE_SECONDS,
+        # On SIGTERM, jobs in flight may finish for this long; then they are cancelled
+        # (saq re-queues them, the outbox row's lease keeps a second send away meanwhile).
+        shutdown_grace_period_s=math.ceil(settings.worker_shutdown_timeout_seconds),
     )
