@@ -8,12 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.advisories.service import SLOT_ORDER
 from techtribe.courses.catalog import COURSE_SORTS
 from techtribe.courses.service import REVIEW_ORDER, TAG_ORDER
 from techtribe.db import UTCDateTime
+from techtribe.inputs import RequestBody
 from techtribe.notifications.service import NEWEST as OUTBOX_ORDER
 from techtribe.pagination import Key, Ordering
 from techtribe.poems.service import POEM_SORTS, RATING_ORDER
@@ -455,3 +458,30 @@ async def test_a_500_is_nosniff_and_no_store_for_a_bearer_request(
     assert_problem(response, 500, "internal_error")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cache-control"] == "no-store"
+
+
+# Answers in RFC 6749's terms (`invalid_grant`), not 422: it checks NUL itself.
+OWN_NUL_RULES = {"LoginCodeExchange"}
+
+
+def test_every_json_body_refuses_nul_through_the_shared_base(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    named = {
+        _schema_name(operation["requestBody"]["content"]["application/json"]["schema"])
+        for item in paths.values()
+        for operation in item.values()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    }
+    models = {model.__name__: model for model in _subclasses(BaseModel)}
+
+    assert len(named) > 10
+    for name in named - OWN_NUL_RULES:
+        assert issubclass(models[name], RequestBody), name
+
+
+def _schema_name(schema: dict[str, Any]) -> str:
+    return str(schema["$ref"].split("/")[-1] if "$ref" in schema else schema["title"])
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls, *(sub for direct in cls.__subclasses__() for sub in _subclasses(direct))]
