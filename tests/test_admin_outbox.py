@@ -103,7 +103,7 @@ async def test_unknown_status_and_bad_cursor_are_422(
     response = await client.get(f"{API}/admin/outbox?status=lost", headers=admin.headers)
     assert_problem(response, 422, "validation_error")
     response = await client.get(f"{API}/admin/outbox?cursor=nonsense", headers=admin.headers)
-    assert_problem(response, 422, "validation_error")
+    assert_problem(response, 422, "invalid_cursor")
 
 
 async def test_retry_puts_a_failed_message_back_to_pending(

@@ -457,7 +457,7 @@ def cursor_of(payload: object) -> str:
     ids=["garbage", "not-base64", "other-listing", "key-short", "bad-time", "bad-id"],
 )
 async def test_garbage_cursor_is_422(client: httpx.AsyncClient, cursor: str) -> None:
-    body = assert_problem(await listing(client, cursor=cursor), 422, "validation_error")
+    body = assert_problem(await listing(client, cursor=cursor), 422, "invalid_cursor")
 
     assert [error["loc"] for error in body["errors"]] == [["query", "cursor"]]
 

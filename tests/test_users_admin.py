@@ -15,6 +15,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.users.models import User
+from techtribe.users.service import USER_SORTS
+from tests.cursors import signed_cursor
 from tests.helpers import API, Member, assert_problem, bearer, member, register, unique_email
 
 MEMBERS = 25
@@ -249,12 +251,12 @@ async def test_limit_1_and_100_are_accepted(client: httpx.AsyncClient, db: Async
         pytest.param(cursor_of({"s": "newest", "k": [NOON, {"a": 1}]}), id="object-id"),
     ],
 )
-async def test_garbage_cursor_is_422_validation_error(
+async def test_garbage_cursor_is_422_invalid_cursor(
     client: httpx.AsyncClient, db: AsyncSession, cursor: str
 ) -> None:
     admin = await member(client, db, role="admin")
 
-    body = assert_problem(await listing(client, admin, cursor=cursor), 422, "validation_error")
+    body = assert_problem(await listing(client, admin, cursor=cursor), 422, "invalid_cursor")
 
     assert any("cursor" in error["loc"] for error in body["errors"])
 
@@ -273,11 +275,12 @@ async def test_cursor_with_values_of_the_wrong_type_is_422_not_a_server_error(
     client: httpx.AsyncClient, db: AsyncSession, sort: str, values: list[Any]
 ) -> None:
     admin = await member(client, db, role="admin")
-    forged = cursor_of({"s": sort, "k": values})
+    # Signed with the server's key: the values themselves must be refused, not only the MAC.
+    forged = signed_cursor(client, USER_SORTS[sort], values)
 
     response = await listing(client, admin, sort=sort, cursor=forged)
 
-    assert_problem(response, 422, "validation_error")
+    assert_problem(response, 422, "invalid_cursor")
 
 
 async def test_cursor_of_one_sort_is_422_for_another(
@@ -294,7 +297,7 @@ async def test_cursor_of_one_sort_is_422_for_another(
     mixed = await listing(client, admin, q=name, sort="newest", limit=1, cursor=by_name)
     same = await listing(client, admin, q=name, sort="name", limit=1, cursor=by_name)
 
-    assert_problem(mixed, 422, "validation_error")
+    assert_problem(mixed, 422, "invalid_cursor")
     assert same.status_code == 200
 
 

@@ -26,7 +26,13 @@ from techtribe.db import create_autocommit_sessionmaker, create_engine, create_s
 from techtribe.docs import mount_docs
 from techtribe.errors import install_error_handlers
 from techtribe.metrics import instrument
-from techtribe.middleware import BodySizeLimit, UnhandledErrors
+from techtribe.middleware import (
+    BodySizeLimit,
+    CursorKey,
+    RejectNulQuery,
+    SecurityHeaders,
+    UnhandledErrors,
+)
 from techtribe.notifications.delivery import OutboxDeliverer, Sender
 from techtribe.notifications.jobs import QueueDispatcher, make_queue
 from techtribe.notifications.router import router as outbox_router
@@ -150,6 +156,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Added innermost first: UnhandledErrors sits inside the request-id middleware.
     app.add_middleware(UnhandledErrors)
+    app.add_middleware(CursorKey, jwt_secret=settings.jwt_secret.get_secret_value())
+    app.add_middleware(
+        RejectNulQuery, exempt_prefixes=(f"{API_PREFIX}/auth/token", f"{API_PREFIX}/auth/oidc/")
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -160,6 +170,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
         )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    # Outermost: every answer gets these headers, whoever made it.
+    app.add_middleware(SecurityHeaders, no_store_prefixes=(f"{API_PREFIX}/auth/",))
 
     # Each router straight on the app: FastAPI matches a request against the routes of
     # every inclusion level twice, so one level less is a quarter fewer calls per request.

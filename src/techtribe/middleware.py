@@ -1,14 +1,19 @@
-"""Pure ASGI middleware: body size limit and the last-resort 500 problem."""
+"""Pure ASGI middleware: security headers, body size limit, NUL in query strings, the cursor
+key, and the last-resort 500 problem."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from asgi_correlation_id import correlation_id
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from techtribe.errors import problem
+from techtribe.inputs import NUL_MESSAGE
+from techtribe.pagination import derive_key, signing_key
 
 log = logging.getLogger("techtribe.errors")
 
@@ -100,3 +105,80 @@ class BodySizeLimit:
             413, "payload_too_large", f"The request body is over {self.max_bytes} bytes."
         )
         await response(scope, receive, send)
+
+
+class SecurityHeaders:
+    """The headers every response carries, whoever answered (routes, docs, static files, 404s,
+    413s, 500s): `nosniff` always, and `Cache-Control: no-store` on the answers that are
+    personal (the request carried a bearer token) or secret (anything under `no_store_prefixes`,
+    the token endpoint's early 413 and 422 included). Outermost, so nothing escapes it.
+    """
+
+    def __init__(self, app: ASGIApp, no_store_prefixes: Sequence[str]) -> None:
+        self.app = app
+        self.no_store_prefixes = tuple(no_store_prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        no_store = scope["path"].startswith(self.no_store_prefixes) or _has_bearer(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                if no_store:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _has_bearer(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return bool(value[:7].lower() == b"bearer ")
+    return False
+
+
+class RejectNulQuery:
+    """A NUL in the query string is `422 validation_error`, before any route reads it.
+
+    Percent-decoding makes a NUL only out of `%00`, so the raw query string tells. Paths under
+    `exempt_prefixes` answer in their own protocol's terms (the token endpoint's RFC 6749
+    errors, the OIDC redirects) and check their parameters themselves.
+    """
+
+    def __init__(self, app: ASGIApp, exempt_prefixes: Sequence[str]) -> None:
+        self.app = app
+        self.exempt_prefixes = tuple(exempt_prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or (b"%00" not in scope["query_string"] and b"\x00" not in scope["query_string"])
+            or scope["path"].startswith(self.exempt_prefixes)
+        ):
+            await self.app(scope, receive, send)
+            return
+        response = problem(
+            422,
+            "validation_error",
+            "The request is not valid; see `errors`.",
+            title="Validation failed",
+            errors=[{"loc": ["query"], "msg": NUL_MESSAGE, "type": "value_error"}],
+        )
+        await response(scope, receive, send)
+
+
+class CursorKey:
+    """Pagination cursors made and checked during a request are signed with this app's key."""
+
+    def __init__(self, app: ASGIApp, jwt_secret: str) -> None:
+        self.app = app
+        self.key = derive_key(jwt_secret)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with signing_key(self.key):
+            await self.app(scope, receive, send)

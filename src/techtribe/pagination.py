@@ -1,14 +1,25 @@
-"""Keyset (cursor) pagination: opaque cursors, ties broken by id, cost independent of depth."""
+"""Keyset (cursor) pagination: opaque cursors, ties broken by id, cost independent of depth.
+
+A cursor is `<payload>.<mac>`: the page's last sort values (base64url JSON) and an HMAC over
+them and the ordering they belong to, keyed from `JWT_SECRET`. Only cursors this server
+issued, for this very listing and sort, are accepted; anything else is `422 invalid_cursor`.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -19,6 +30,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from techtribe.errors import DomainError
+from techtribe.inputs import in_range
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -42,8 +54,8 @@ class Page(BaseModel, Generic[T]):
 
 
 class InvalidCursor(DomainError):
-    status, code = 422, "validation_error"
-    detail_text = "The cursor is not valid for this listing."
+    status, code = 422, "invalid_cursor"
+    detail_text = "The cursor is not one this listing issued; start again without it."
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,12 +64,51 @@ class InvalidCursor(DomainError):
         ]
 
 
+# The cursor key of the application serving this request (set by `middleware.CursorKey`).
+_signing_key: ContextVar[bytes] = ContextVar("cursor_signing_key")
+_MAC_BYTES = 16
+
+
+def derive_key(jwt_secret: str) -> bytes:
+    """The cursors' own key: derived, so a cursor's MAC never doubles as anything else's."""
+    return hmac.new(jwt_secret.encode(), b"techtribe pagination cursor v1", hashlib.sha256).digest()
+
+
+@contextmanager
+def signing_key(key: bytes) -> Iterator[None]:
+    """Sign and check the cursors made inside this block with `key`."""
+    token = _signing_key.set(key)
+    try:
+        yield
+    finally:
+        _signing_key.reset(token)
+
+
+def _mac(scope: str, payload: str) -> bytes:
+    message = f"{scope}\n{payload}".encode()
+    return hmac.new(_signing_key.get(), message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii"))
+
+
 def _identity(value: Any) -> Any:
     return value
 
 
 def _dump_datetime(value: datetime) -> str:
     return value.isoformat()
+
+
+def _load_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("a cursor time is a string")
+    return in_range(datetime.fromisoformat(value))
 
 
 @dataclass(frozen=True)
@@ -71,7 +122,7 @@ class Key:
 
     @classmethod
     def timestamp(cls, column: SortColumn, *, descending: bool = False) -> Key:
-        return cls(column, descending, _dump_datetime, datetime.fromisoformat)
+        return cls(column, descending, _dump_datetime, _load_datetime)
 
     @classmethod
     def uuid(cls, column: SortColumn, *, descending: bool = False) -> Key:
@@ -84,6 +135,12 @@ class Ordering:
 
     name: str
     keys: Sequence[Key] = field(default_factory=tuple)
+
+    @cached_property
+    def scope(self) -> str:
+        """What a cursor is bound to: the sort's name and its columns (so the listing too)."""
+        keys = ",".join(f"{k.column}{' desc' if k.descending else ''}" for k in self.keys)
+        return f"{self.name}:{keys}"
 
     def order_by(self) -> list[ColumnElement[Any]]:
         return [key.column.desc() if key.descending else key.column.asc() for key in self.keys]
@@ -132,24 +189,32 @@ class Ordering:
         return rows, self.encode(values)
 
     def encode(self, values: Sequence[Any]) -> str:
-        raw = json.dumps(
-            {"s": self.name, "k": [k.dump(v) for k, v in zip(self.keys, values, strict=True)]},
-            separators=(",", ":"),
-        )
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return self.sign([k.dump(v) for k, v in zip(self.keys, values, strict=True)])
+
+    def sign(self, dumped: list[Any]) -> str:
+        """A cursor of this ordering holding `dumped` as is (tests forge odd values with it)."""
+        payload = _b64(json.dumps(dumped, separators=(",", ":")).encode())
+        return f"{payload}.{_b64(_mac(self.scope, payload))}"
 
     def decode(self, cursor: str) -> list[Any]:
+        """The sort values in a cursor this ordering issued; `InvalidCursor` for anything else."""
+        payload, dot, mac = cursor.partition(".")
         try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            if data["s"] != self.name or len(data["k"]) != len(self.keys):
+            # Compared as text: base64's spare bits would let two spellings of one MAC pass.
+            if not dot or not hmac.compare_digest(mac, _b64(_mac(self.scope, payload))):
                 raise InvalidCursor()
-            return [_checked(k, k.load(v)) for k, v in zip(self.keys, data["k"], strict=True)]
+            # Signed by us, so well formed; checked all the same, in case of a bug or a
+            # leaked key: a bad value must be a 422, never a database error.
+            values = json.loads(_unb64(payload))
+            if not isinstance(values, list) or len(values) != len(self.keys):
+                raise InvalidCursor()
+            return [_checked(k, k.load(v)) for k, v in zip(self.keys, values, strict=True)]
         except (
             ValueError,
             KeyError,
             TypeError,
             AttributeError,
+            OverflowError,
             binascii.Error,
             UnicodeError,
         ) as exc:
@@ -158,14 +223,22 @@ class Ordering:
 
 def _checked(key: Key, value: Any) -> Any:
     """A cursor value the column can't be compared with is a bad cursor, not a database error."""
+    if value is None:
+        raise TypeError("sort keys are never null")
     try:
         expected = key.column.type.python_type
     except NotImplementedError:
         return value
-    if value is None or expected not in (str, int):
+    if expected is float:
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise TypeError(f"cursor value {value!r} is not a finite number")
+        return value
+    if expected not in (str, int):
         return value
     if type(value) is not expected:
         raise TypeError(f"cursor value {value!r} is not {expected.__name__}")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("cursor text holds a NUL character")
     if expected is int:
         sizes: dict[type, int] = {SmallInteger: 15, BigInteger: 63}
         bits = sizes.get(type(key.column.type), 31)
@@ -185,7 +258,7 @@ async def paginate(
     scalars: bool = True,
 ) -> tuple[list[Any], str | None]:
     """Run one page of `stmt` in `ordering` (see `Ordering.cut` for `key_of`)."""
-    if cursor:
+    if cursor is not None:
         stmt = stmt.where(ordering.after(ordering.decode(cursor)))
     stmt = stmt.order_by(*ordering.order_by()).limit(limit + 1)
     result = await session.execute(stmt)

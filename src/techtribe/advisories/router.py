@@ -7,12 +7,12 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 
 from techtribe.advisories import service
 from techtribe.advisories.schemas import SlotCreate, SlotRead
 from techtribe.auth.dependencies import Instructor
 from techtribe.db import SessionDep
+from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.purchases.dependencies import GatewayDep
 from techtribe.purchases.refunds import refund_bookings
@@ -25,10 +25,10 @@ async def list_slots(
     session: SessionDep,
     instructor_id: uuid.UUID | None = None,
     starts_from: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Start at or after (inclusive).")
+        Timestamp | None, Query(alias="from", description="Start at or after (inclusive).")
     ] = None,
     starts_to: Annotated[
-        AwareDatetime | None, Query(alias="to", description="Start at or before (inclusive).")
+        Timestamp | None, Query(alias="to", description="Start at or before (inclusive).")
     ] = None,
     available: Annotated[bool, Query(description="Only future slots with seats left.")] = False,
     limit: LimitQuery = 20,

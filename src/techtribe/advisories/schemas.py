@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from techtribe.courses.schemas import UserSummary
+from techtribe.inputs import RequestBody, Timestamp, shifted
 from techtribe.money import Currency, PriceCents
 
 
-class SlotCreate(BaseModel):
+class SlotCreate(RequestBody):
     topic: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     description: Annotated[str, StringConstraints(max_length=20_000)] = ""
     # Aware only: a time without a UTC offset is a 422.
-    starts_at: AwareDatetime
+    starts_at: Timestamp
     duration_minutes: Annotated[int, Field(strict=True, ge=15, le=480)]
     price_cents: PriceCents
     currency: Currency
     capacity: Annotated[int, Field(strict=True, ge=1, le=500)]
+
+    @model_validator(mode="after")
+    def _ends_in_range(self) -> SlotCreate:
+        # The end is derived: it must be a storable time too (9999-12-31T23:30Z + 8 h isn't).
+        shifted(self.starts_at, timedelta(minutes=self.duration_minutes))
+        return self
 
 
 class SlotRead(BaseModel):

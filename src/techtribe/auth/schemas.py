@@ -6,10 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from techtribe.inputs import RequestBody
 from techtribe.users.schemas import Email, FullName, Password
 
 
-class RegisterRequest(BaseModel):
+class RegisterRequest(RequestBody):
     email: Email
     password: Password
     full_name: FullName
@@ -27,15 +28,15 @@ class TokenErrorResponse(BaseModel):
     error_description: str
 
 
-class VerifyEmailRequest(BaseModel):
+class VerifyEmailRequest(RequestBody):
     token: str = Field(min_length=1, max_length=512)
 
 
-class PasswordResetRequest(BaseModel):
+class PasswordResetRequest(RequestBody):
     email: Email
 
 
-class PasswordResetConfirm(BaseModel):
+class PasswordResetConfirm(RequestBody):
     token: str = Field(min_length=1, max_length=512)
     new_password: Password
 

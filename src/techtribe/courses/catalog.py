@@ -260,7 +260,7 @@ async def list_courses(
     stmt = _page_statement(
         session.get_bind().dialect.name, sort, frozenset(values), cursor is not None
     )
-    if cursor:
+    if cursor is not None:
         values.update(ordering.bound_values(cursor))
     values["limit"] = limit + 1
     rows, next_cursor = ordering.cut(list(await _run(session, stmt, values)), limit)

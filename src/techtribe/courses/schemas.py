@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from techtribe.courses.models import Level
+from techtribe.inputs import RequestBody
 from techtribe.money import Currency, PriceCents
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -32,7 +33,7 @@ def _unique_tags(tags: list[str]) -> list[str]:
 Tags = Annotated[list[TagName], Field(max_length=20), AfterValidator(_unique_tags)]
 
 
-class CourseCreate(BaseModel):
+class CourseCreate(RequestBody):
     title: Title
     description: LongText = ""
     price_cents: PriceCents
@@ -42,7 +43,7 @@ class CourseCreate(BaseModel):
     published: bool = False
 
 
-class CourseUpdate(BaseModel):
+class CourseUpdate(RequestBody):
     """Partial update: fields left out stay as they are."""
 
     title: Title | None = None
@@ -96,7 +97,7 @@ class CourseDetail(CourseRead):
     lessons: list[LessonOutline]
 
 
-class LessonCreate(BaseModel):
+class LessonCreate(RequestBody):
     title: Title
     content: LongText = ""
     position: Annotated[int, Field(strict=True, ge=0, le=10_000)]
@@ -109,7 +110,7 @@ class LessonRead(LessonOutline):
     updated_at: datetime
 
 
-class ReviewCreate(BaseModel):
+class ReviewCreate(RequestBody):
     score: Annotated[int, Field(strict=True, ge=1, le=5)]
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
 

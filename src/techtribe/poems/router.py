@@ -6,11 +6,11 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 
 from techtribe.auth.dependencies import CurrentUser, OptionalAuth
 from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.errors import Unauthorized
+from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.poems import service
 from techtribe.poems.dependencies import EditablePoemDep, PoemDep
@@ -37,11 +37,11 @@ async def list_poems(
         str | None, Query(max_length=200, description="Part of the title (any case).")
     ] = None,
     created_from: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(alias="from", description="Created at or after (with a UTC offset)."),
     ] = None,
     created_to: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(alias="to", description="Created at or before (with a UTC offset)."),
     ] = None,
     min_score: Annotated[

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from techtribe.inputs import RequestBody
+
 # Titles are trimmed; bodies are kept exactly as sent (whitespace is part of a poem).
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Body = Annotated[str, Field(min_length=1, max_length=20_000)]
@@ -38,12 +40,12 @@ class PoemRead(BaseModel):
     updated_at: datetime
 
 
-class PoemCreate(BaseModel):
+class PoemCreate(RequestBody):
     title: Title
     body: Body
 
 
-class PoemUpdate(BaseModel):
+class PoemUpdate(RequestBody):
     """Partial update: fields left out stay as they are."""
 
     title: Title | None = None
@@ -63,12 +65,12 @@ class RatingRead(BaseModel):
     updated_at: datetime
 
 
-class RatingCreate(BaseModel):
+class RatingCreate(RequestBody):
     score: Score
     comment: Comment | None = None
 
 
-class RatingUpdate(BaseModel):
+class RatingUpdate(RequestBody):
     """Change the score, the comment, or both; `comment: null` removes the comment."""
 
     score: Score | None = None

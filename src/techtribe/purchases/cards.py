@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -22,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from techtribe.inputs import RequestBody
 
 MIN_DIGITS = 12
 MAX_DIGITS = 19
@@ -88,7 +89,7 @@ class _Redacted:
 HolderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
-class CardIn(BaseModel):
+class CardIn(RequestBody):
     """The card paying for a purchase. The number and CVC are never stored or shown."""
 
     # Validation takes `context={"now": datetime}` to fix the clock of the expiry check

@@ -10,11 +10,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from techtribe.advisories.schemas import SlotRead
 from techtribe.courses.schemas import CourseRead
+from techtribe.inputs import RequestBody
 from techtribe.purchases.cards import CardIn
 from techtribe.purchases.models import ItemKind, PurchaseStatus
 
 
-class ItemIn(BaseModel):
+class ItemIn(RequestBody):
     kind: ItemKind
     id: uuid.UUID
 
@@ -25,7 +26,7 @@ def _no_repeats(items: list[ItemIn]) -> list[ItemIn]:
     return items
 
 
-class PurchaseCreate(BaseModel):
+class PurchaseCreate(RequestBody):
     """What to buy and the card to pay with. Prices come from the catalog, never the client."""
 
     items: Annotated[list[ItemIn], Field(min_length=1, max_length=20), AfterValidator(_no_repeats)]

@@ -6,20 +6,18 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from techtribe.auth.dependencies import Admin, Instructor
 from techtribe.db import SessionDep
+from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery
 from techtribe.revenue import service
 from techtribe.revenue.schemas import Earnings, RevenueReport
 
 router = APIRouter(tags=["revenue"])
 
-From = Annotated[
-    AwareDatetime | None, Query(alias="from", description="Inclusive, with a UTC offset.")
-]
-To = Annotated[AwareDatetime | None, Query(alias="to", description="Inclusive, with a UTC offset.")]
+From = Annotated[Timestamp | None, Query(alias="from", description="Inclusive, with a UTC offset.")]
+To = Annotated[Timestamp | None, Query(alias="to", description="Inclusive, with a UTC offset.")]
 
 
 @router.get("/admin/revenue", response_model=RevenueReport)

@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from techtribe.courses.schemas import CourseRead
+from techtribe.inputs import RequestBody
 from techtribe.users.models import Role
 
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -63,7 +64,7 @@ class UserAdminRead(UserRead):
     updated_at: datetime
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(RequestBody):
     """`PATCH /users/me`: profile fields only (role and e-mail are not the caller's to change)."""
 
     full_name: FullName | None = None
@@ -71,7 +72,7 @@ class UserUpdate(BaseModel):
     specialization: Specialization | None = None
 
 
-class AdminUserUpdate(BaseModel):
+class AdminUserUpdate(RequestBody):
     role: Role | None = None
     is_active: bool | None = None
 
@@ -91,6 +92,6 @@ class InstructorProfile(BaseModel):
     )
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestBody):
     current_password: str = Field(max_length=1024)
     new_password: Password
