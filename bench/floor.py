@@ -2,7 +2,7 @@
 
 It sends, statement for statement, the SQL the service sends for `GET /api/v1/courses`
 (newest first; `q`, `tag`, `level`, `limit`, `cursor`) and `GET /api/v1/courses/{id}`
-(captured from SQLAlchemy; see SUITE.md), on a connection with the same setting
+(captured from SQLAlchemy; see docs/performance.md), on a connection with the same setting
 (`plan_cache_mode = force_custom_plan`), and answers the same JSON. No framework, no ORM,
 no validation layer, no transaction, no pool ping: what this machine can do at best with
 these queries. `python -m bench` serves it like the service: uvicorn, a worker per core,
@@ -50,30 +50,21 @@ except ImportError:  # orjson is not a project dependency: fall back, and say so
 
 COURSE_COLUMNS = (
     "SELECT courses.id, courses.title, courses.description, courses.price_cents, "
-    "courses.currency, courses.level, courses.published, courses.archived, "
-    "courses.reviews_count, courses.rating_sum, courses.rating_avg, courses.created_at, "
-    "courses.updated_at, courses.instructor_id, users.full_name AS instructor_name, "
-    "(SELECT json_agg(tags.name) AS json_list_1 \n"
-    "FROM course_tags JOIN tags ON tags.id = course_tags.tag_id \n"
-    "WHERE course_tags.course_id = courses.id) AS tags"
+    "courses.currency, courses.level, courses.tag_names AS tags, courses.published, "
+    "courses.archived, courses.reviews_count, courses.created_at, courses.updated_at, "
+    "courses.instructor_id, users.full_name AS instructor_name, courses.rating_sum, "
+    "courses.rating_avg"
 )
 OUTLINE = (
     ", (SELECT json_agg(json_build_object('id', lessons.id, 'title', lessons.title, "
-    "'position', lessons.position)) AS json_list_2 \n"
+    "'position', lessons.position)) AS json_list_1 \n"
     "FROM lessons \n"
     "WHERE lessons.course_id = courses.id) AS lessons"
 )
 FROM = " \nFROM courses JOIN users ON users.id = courses.instructor_id \n"
 LISTED = "WHERE courses.published AND NOT courses.archived"
-SEARCH = (
-    " AND (to_tsvector('english'::regconfig, courses.title || ' ' || courses.description) "
-    "@@ websearch_to_tsquery('english'::regconfig, ${}::VARCHAR))"
-)
-TAGGED = (
-    " AND courses.id IN (SELECT course_tags.course_id \n"
-    "FROM course_tags JOIN tags ON tags.id = course_tags.tag_id \n"
-    "WHERE tags.name = ${}::VARCHAR)"
-)
+SEARCH = " AND (courses.search_vector @@ websearch_to_tsquery('english'::regconfig, ${}::VARCHAR))"
+TAGGED = " AND (courses.tag_names @> CAST(ARRAY[${}::VARCHAR] AS TEXT[]))"
 LEVEL = " AND courses.level = ${}::VARCHAR"
 AFTER = " AND (courses.created_at, courses.id) < (${}::TIMESTAMP WITH TIME ZONE, ${}::UUID)"
 NEWEST = " ORDER BY courses.created_at DESC, courses.id DESC \n LIMIT ${}::INTEGER"
@@ -147,7 +138,7 @@ def card(row: asyncpg.Record) -> dict[str, Any]:
         "price_cents": row["price_cents"],
         "currency": row["currency"],
         "level": row["level"],
-        "tags": sorted(_json_list(row["tags"])),
+        "tags": row["tags"] or [],
         "published": row["published"],
         "archived": row["archived"],
         "instructor": {"id": row["instructor_id"], "full_name": row["instructor_name"]},

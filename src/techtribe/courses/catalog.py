@@ -213,14 +213,6 @@ def _filter_clauses(names: frozenset[str], dialect: str) -> list[ColumnElement[b
     return clauses
 
 
-def filtered_courses(stmt: AnySelect, f: CourseFilters, session: AsyncSession) -> AnySelect:
-    """`stmt` narrowed to the courses `f` asks for (values bound): the listing's own filters
-    for ad-hoc queries (`bench/catalog_listing.py` finds its deep rows with it)."""
-    values = _filter_values(f)
-    clauses = _filter_clauses(frozenset(values), session.get_bind().dialect.name)
-    return stmt.where(*clauses).params(values)
-
-
 def listed(stmt: AnySelect) -> AnySelect:
     """Only courses in the catalog: published and not archived (the partial indexes' rows)."""
     return stmt.where(Course.published, ~Course.archived)
