@@ -31,8 +31,8 @@ pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's plans")
 
 COURSES = 20_000
 # Measured on this seed (docs/performance.md): today's plans read at most 57 buffers per
-# returned row (a rare tag alone, newest first), most 4-35; before migration 0010 the tag
-# filters read 110-484 (a semi-join over `course_tags` for every page).
+# returned row (the rarest tag alone, newest first), most under 45, a course page 11;
+# before migration 0010 the tag filters read 110-484 (a semi-join over `course_tags`).
 MAX_BUFFERS_PER_ROW = 100
 
 TAGS = {

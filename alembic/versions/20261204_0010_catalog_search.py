@@ -128,8 +128,7 @@ SQLITE_DROP = ("tags_renamed", "course_tags_removed", "course_tags_added")
 
 # (name, table, columns, postgresql_where, postgresql_using); all built concurrently.
 INDEXES = (
-    ("ix_courses_listed_search", "courses", ["search_vector"], LISTED, "gin"),
-    ("ix_courses_listed_tag_names", "courses", ["tag_names"], LISTED, "gin"),
+    ("ix_courses_listed_search_tags", "courses", ["search_vector", "tag_names"], LISTED, "gin"),
     (
         "ix_courses_listed_level_created_at_id",
         "courses",

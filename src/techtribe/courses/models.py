@@ -70,17 +70,13 @@ class Course(UUIDPk, Timestamps, Base):
         ),
         Index("ix_courses_instructor_id_created_at", "instructor_id", "created_at"),
         Index("ix_courses_level", "level"),
-        # Full-text search on PostgreSQL, over the stored document of listed courses.
+        # Search and the tag filter on PostgreSQL (`search_vector @@ query`, `tag_names @>
+        # ARRAY[tag]`), over listed courses: one GIN index on both columns, so a word and a
+        # tag together are one bitmap of the few rows having both, where two indexes led the
+        # planner to walk the date index instead (7,205 buffers against 533, measured).
         Index(
-            "ix_courses_listed_search",
+            "ix_courses_listed_search_tags",
             "search_vector",
-            postgresql_using="gin",
-            postgresql_where=LISTED,
-        ).ddl_if(dialect="postgresql"),
-        # The `tag` filter (`tag_names @> ARRAY[tag]`): a rare tag is a short bitmap, not a
-        # walk of the date index until a page of matches turns up.
-        Index(
-            "ix_courses_listed_tag_names",
             "tag_names",
             postgresql_using="gin",
             postgresql_where=LISTED,
