@@ -365,7 +365,7 @@ async def _lifespan(state: dict[str, Any], receive: Any, send: Any) -> None:
         if message["type"] == "lifespan.startup":
             state["pool"] = await asyncpg.create_pool(
                 os.environ["FLOOR_DSN"],
-                min_size=int(os.environ.get("FLOOR_POOL_MIN", "10")),
+                min_size=int(os.environ.get("FLOOR_POOL_MIN", "2")),
                 max_size=int(os.environ.get("FLOOR_POOL_MAX", "20")),
                 server_settings={"plan_cache_mode": "force_custom_plan"},
             )

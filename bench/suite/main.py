@@ -247,10 +247,11 @@ async def purchases(run: Run, floor: servers.Server | None, service: servers.Ser
     courses = _write(run.workdir, "buy.txt", data.listed)
     card = json.dumps(CARD, separators=(",", ":"))
     rounds = len(data.tokens)
-    targets = [(service, run.results, 0)]
+    # (server, results, its slot group, request numbers of the timed run and the warm-up)
+    targets = [(service, run.results, 0, 0, 5 * rounds)]
     if floor is not None:
-        targets.insert(0, (floor, run.floor, 4))
-    for server, into, group in targets:
+        targets.insert(0, (floor, run.floor, 1, 2 * rounds, 7 * rounds))
+    for server, into, group, first, warm_first in targets:
         hot = data.slots[group * HOT_SLOTS : (group + 1) * HOT_SLOTS]
         warm_slots = data.slots[(group + 2) * HOT_SLOTS : (group + 3) * HOT_SLOTS]
 
@@ -265,10 +266,10 @@ async def purchases(run: Run, floor: servers.Server | None, service: servers.Ser
             )  # fmt: skip
 
         if args.warmup > 0:
-            warm = await wrk(warm_slots, (group + 5) * rounds, args.warmup)
+            warm = await wrk(warm_slots, warm_first, args.warmup)
             run.warm_purchases += Counter(warm.statuses)["201"]
         with profile.recording(run, server, "purchase") if server is service else nullcontext():
-            into["purchase"] = await wrk(hot, group * rounds, args.duration)
+            into["purchase"] = await wrk(hot, first, args.duration)
         _progress(f"{server.name} purchases", into["purchase"])
 
 
@@ -546,7 +547,9 @@ async def calls_table(run: Run, settings: Settings) -> None:
         "purchase": lambda n: calls.purchase(data.tokens[-1 - n], data.listed[-1 - n], CARD),
         "healthz": lambda n: ("GET", "/healthz", {}, b""),
     }
-    quiet = settings.model_copy(update={"log_level": "WARNING", "payment_gateway": "sandbox"})
+    quiet = settings.model_copy(
+        update={"log_level": "WARNING", "payment_gateway": "sandbox", "database_pool_size": 2}
+    )
     counted = await calls.count(quiet, lines, {"login": 5, "purchase": 30})
     print(f"\n{'Python calls per request (cProfile, in process)':<48} {'calls':>8}  statuses")
     for name, (per_request, statuses) in counted.items():
