@@ -40,21 +40,35 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+MIGRATION_LOCK = 74657368
+
+
 def do_run_migrations(connection: Connection) -> None:
+    on_postgresql = connection.dialect.name == "postgresql"
+    if on_postgresql:
+        # Replicas starting together migrate one at a time; the others then find nothing
+        # left to do. A session lock, not a transaction's: a revision that builds indexes
+        # concurrently commits on its way.
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         # SQLite can't ALTER most things: batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_object=include_object,
+        include_object=include_object(connection.dialect.name),
+        # Each revision in its own transaction, as `autocommit_block` expects.
+        transaction_per_migration=True,
     )
-    with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            # Replicas starting together migrate one at a time; the others then find
-            # nothing left to do.
-            connection.execute(text("SELECT pg_advisory_xact_lock(74657368)"))
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if on_postgresql:
+            connection.rollback()  # whatever a failed revision left open
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
 
 
 async def run_async_migrations() -> None:

@@ -1,1 +1,1 @@
-"""Benchmarks of TechTribe; `python -m bench` runs the load-test suite (see SUITE.md)."""
+"""Benchmarks of TechTribe; `python -m bench` runs the load-test suite (see docs/performance.md)."""

@@ -1,4 +1,4 @@
-"""`python -m bench`: the load-test suite against a floor app (see bench/SUITE.md)."""
+"""`python -m bench`: the load-test suite against a floor app (see docs/performance.md)."""
 
 from bench.suite.main import main
 

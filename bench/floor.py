@@ -1,8 +1,8 @@
-"""The floor: a bare ASGI app (asyncpg + orjson) running our course list and detail SQL.
+"""The floor: a bare ASGI app (asyncpg + orjson) running our catalog SQL and our checkout.
 
 It sends, statement for statement, the SQL the service sends for `GET /api/v1/courses`
 (newest first; `q`, `tag`, `level`, `limit`, `cursor`) and `GET /api/v1/courses/{id}`
-(captured from SQLAlchemy; see SUITE.md), on a connection with the same setting
+(captured from SQLAlchemy; see docs/performance.md), on a connection with the same setting
 (`plan_cache_mode = force_custom_plan`), and answers the same JSON. No framework, no ORM,
 no validation layer, no transaction, no pool ping: what this machine can do at best with
 these queries. `python -m bench` serves it like the service: uvicorn, a worker per core,
@@ -15,6 +15,7 @@ uvloop and httptools.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import os
 import uuid
@@ -23,6 +24,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import asyncpg
+
+from techtribe.purchases.payments.sandbox import SandboxGateway
+from techtribe.purchases.schemas import PurchaseCreate
+from techtribe.security import TokenError, decode_jwt
+
+GATEWAY = SandboxGateway()  # the service's sandbox: in memory, one per worker process
 
 try:
     import orjson
@@ -50,30 +57,21 @@ except ImportError:  # orjson is not a project dependency: fall back, and say so
 
 COURSE_COLUMNS = (
     "SELECT courses.id, courses.title, courses.description, courses.price_cents, "
-    "courses.currency, courses.level, courses.published, courses.archived, "
-    "courses.reviews_count, courses.rating_sum, courses.rating_avg, courses.created_at, "
-    "courses.updated_at, courses.instructor_id, users.full_name AS instructor_name, "
-    "(SELECT json_agg(tags.name) AS json_list_1 \n"
-    "FROM course_tags JOIN tags ON tags.id = course_tags.tag_id \n"
-    "WHERE course_tags.course_id = courses.id) AS tags"
+    "courses.currency, courses.level, courses.tag_names AS tags, courses.published, "
+    "courses.archived, courses.reviews_count, courses.created_at, courses.updated_at, "
+    "courses.instructor_id, users.full_name AS instructor_name, courses.rating_sum, "
+    "courses.rating_avg"
 )
 OUTLINE = (
     ", (SELECT json_agg(json_build_object('id', lessons.id, 'title', lessons.title, "
-    "'position', lessons.position)) AS json_list_2 \n"
+    "'position', lessons.position)) AS json_list_1 \n"
     "FROM lessons \n"
     "WHERE lessons.course_id = courses.id) AS lessons"
 )
 FROM = " \nFROM courses JOIN users ON users.id = courses.instructor_id \n"
 LISTED = "WHERE courses.published AND NOT courses.archived"
-SEARCH = (
-    " AND (to_tsvector('english'::regconfig, courses.title || ' ' || courses.description) "
-    "@@ websearch_to_tsquery('english'::regconfig, ${}::VARCHAR))"
-)
-TAGGED = (
-    " AND courses.id IN (SELECT course_tags.course_id \n"
-    "FROM course_tags JOIN tags ON tags.id = course_tags.tag_id \n"
-    "WHERE tags.name = ${}::VARCHAR)"
-)
+SEARCH = " AND (courses.search_vector @@ websearch_to_tsquery('english'::regconfig, ${}::VARCHAR))"
+TAGGED = " AND (courses.tag_names @> CAST(ARRAY[${}::VARCHAR] AS TEXT[]))"
 LEVEL = " AND courses.level = ${}::VARCHAR"
 AFTER = " AND (courses.created_at, courses.id) < (${}::TIMESTAMP WITH TIME ZONE, ${}::UUID)"
 NEWEST = " ORDER BY courses.created_at DESC, courses.id DESC \n LIMIT ${}::INTEGER"
@@ -147,7 +145,7 @@ def card(row: asyncpg.Record) -> dict[str, Any]:
         "price_cents": row["price_cents"],
         "currency": row["currency"],
         "level": row["level"],
-        "tags": sorted(_json_list(row["tags"])),
+        "tags": row["tags"] or [],
         "published": row["published"],
         "archived": row["archived"],
         "instructor": {"id": row["instructor_id"], "full_name": row["instructor_name"]},
@@ -183,6 +181,172 @@ async def course_detail(pool: asyncpg.Pool, course_id: uuid.UUID) -> dict[str, A
     return answer
 
 
+# --- POST /purchases: the checkout's statements in one transaction -------------------------
+
+CALLER = (
+    "SELECT users.email, users.full_name, users.is_active, users.deleted_at, "
+    "auth_sessions.revoked_at FROM users JOIN auth_sessions ON auth_sessions.user_id = users.id "
+    "WHERE users.id = $1 AND auth_sessions.id = $2"
+)
+CLAIM_KEY = (
+    "INSERT INTO idempotency_keys (id, user_id, key, request_hash, created_at) "
+    "VALUES ($1, $2, $3, $4, now()) ON CONFLICT (user_id, key) DO NOTHING RETURNING id"
+)
+REPLAY = (
+    "SELECT response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2"
+)
+COURSE_OFFERS = (
+    "SELECT id, instructor_id, title, price_cents, currency, published AND NOT archived AS open, "
+    "EXISTS (SELECT 1 FROM enrollments WHERE user_id = $1 AND course_id = courses.id) AS owned "
+    "FROM courses WHERE id = ANY($2::uuid[])"
+)
+SLOT_OFFERS = (
+    "SELECT id, instructor_id, topic AS title, price_cents, currency, "
+    "cancelled_at IS NULL AND starts_at > now() AS open, "
+    "EXISTS (SELECT 1 FROM bookings WHERE user_id = $1 AND slot_id = advisory_slots.id) AS owned "
+    "FROM advisory_slots WHERE id = ANY($2::uuid[])"
+)
+TAKE_SEAT = (
+    "UPDATE advisory_slots SET seats_taken = seats_taken + 1 "
+    "WHERE id = $1 AND cancelled_at IS NULL AND seats_taken < capacity"
+)
+ENROLL = "INSERT INTO enrollments (id, user_id, course_id, created_at) VALUES ($1, $2, $3, $4)"
+BOOK = "INSERT INTO bookings (id, slot_id, user_id, created_at) VALUES ($1, $2, $3, $4)"
+PURCHASE = (
+    "INSERT INTO purchases (id, user_id, status, total_cents, currency, card_brand, card_last4, "
+    "card_exp_month, card_exp_year, gateway_charge_id, created_at) "
+    "VALUES ($1, $2, 'paid', $3, $4, $5, $6, $7, $8, $9, $10)"
+)
+LINE = (
+    "INSERT INTO purchase_items (id, purchase_id, position, kind, course_id, slot_id, "
+    "instructor_id, title, price_cents, currency, platform_fee_cents, instructor_share_cents, "
+    "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+)
+SALE = (
+    "INSERT INTO revenue_entries (id, kind, purchase_item_id, instructor_id, currency, "
+    "gross_cents, refunded_cents, platform_fee_cents, instructor_share_cents, occurred_at, month) "
+    "VALUES ($1, 'sale', $2, $3, $4, $5, 0, $6, $7, $8, $9)"
+)
+RECEIPT = (
+    "INSERT INTO outbox (id, kind, recipient, user_id, subject, payload, status, attempts, "
+    "created_at, next_attempt_at) "
+    "VALUES ($1, 'purchase_receipt', $2, $3, 'Your TechTribe receipt', $4, 'pending', 0, $5, $5)"
+)
+ANSWER = (
+    "UPDATE idempotency_keys SET purchase_id = $1, response_status = 201, response_body = $2 "
+    "WHERE id = $3"
+)
+FEE_PERCENT = 30  # the service's default `platform_fee_percent`
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str) -> None:
+        self.status, self.code = status, code
+
+
+async def purchase(pool: asyncpg.Pool, headers: dict[bytes, bytes], body: bytes) -> Any:
+    """A purchase as the service makes it (idempotency row, prices, seats, enrollments or
+    bookings, the sandbox charge, purchase, lines, ledger, receipt, stored answer): one
+    transaction, one statement each, on raw asyncpg. The receipt is queued, not sent."""
+    token = headers.get(b"authorization", b"").removeprefix(b"Bearer ").decode()
+    key = headers.get(b"idempotency-key", b"").decode()
+    try:
+        claims = decode_jwt(token, secret=os.environ["FLOOR_JWT_SECRET"], algorithm="HS256")
+        user_id, login_id = uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"])
+        order = PurchaseCreate.model_validate(_loads(body))  # as FastAPI does
+    except (TokenError, KeyError, ValueError):
+        raise Refused(401 if not key else 422, "invalid") from None
+    fingerprint = hmac.new(os.environ["FLOOR_JWT_SECRET"].encode(), body, "sha256").hexdigest()
+    async with pool.acquire() as connection:
+        caller = await connection.fetchrow(CALLER, user_id, login_id)
+        if caller is None or not caller["is_active"] or caller["revoked_at"] is not None:
+            raise Refused(401, "invalid_token")
+        async with connection.transaction():
+            key_id = await connection.fetchval(CLAIM_KEY, uuid.uuid4(), user_id, key, fingerprint)
+            if key_id is None:
+                stored = await connection.fetchrow(REPLAY, user_id, key)
+                return stored["response_status"], _loads(stored["response_body"])
+            lines = await _priced(connection, user_id, order)
+            now = datetime.now(UTC)
+            for line in lines:
+                seat = line["kind"] == "advisory"
+                if seat and await connection.execute(TAKE_SEAT, line["id"]) != "UPDATE 1":
+                    raise Refused(409, "sold_out")
+            try:
+                for line in lines:
+                    if line["kind"] == "advisory":
+                        await connection.execute(BOOK, uuid.uuid4(), line["id"], user_id, now)
+                    else:
+                        await connection.execute(ENROLL, uuid.uuid4(), user_id, line["id"], now)
+            except asyncpg.UniqueViolationError:
+                raise Refused(409, "already_owned") from None
+            total, currency, card = sum(li["price_cents"] for li in lines), "USD", order.payment
+            purchase_id, charge_id = uuid.uuid4(), None
+            if total > 0:
+                charge = await GATEWAY.charge(
+                    amount_cents=total, currency=currency, card=card,
+                    idempotency_key=f"floor-{fingerprint[:40]}-{key}",
+                    description=f"TechTribe purchase {purchase_id}",
+                )  # fmt: skip
+                charge_id = charge.id
+            await connection.execute(
+                PURCHASE, purchase_id, user_id, total, currency, card.brand, card.last4,
+                card.exp_month, card.exp_year, charge_id, now,
+            )  # fmt: skip
+            rows, sales = [], []
+            for position, line in enumerate(lines):
+                fee = line["price_cents"] * FEE_PERCENT // 100
+                share, line_id = line["price_cents"] - fee, uuid.uuid4()
+                course = line["id"] if line["kind"] == "course" else None
+                slot = line["id"] if line["kind"] == "advisory" else None
+                rows.append((
+                    line_id, purchase_id, position, line["kind"], course, slot,
+                    line["instructor_id"], line["title"], line["price_cents"], currency, fee,
+                    share, now,
+                ))  # fmt: skip
+                sales.append((
+                    uuid.uuid4(), line_id, line["instructor_id"], currency,
+                    line["price_cents"], fee, share, now, now.strftime("%Y-%m"),
+                ))  # fmt: skip
+            await connection.executemany(LINE, rows)
+            await connection.executemany(SALE, sales)
+            answer = {
+                "id": purchase_id, "user_id": user_id, "status": "paid", "total_cents": total,
+                "currency": currency, "card": {"brand": card.brand, "last4": card.last4},
+                "items": [
+                    {"kind": li["kind"], "id": li["id"], "title": li["title"],
+                     "price_cents": li["price_cents"], "currency": currency, "refunded": False}
+                    for li in lines
+                ],
+                "created_at": now, "refunded_at": None,
+            }  # fmt: skip
+            stored_answer = _dumps(answer).decode()
+            receipt = _dumps({"text": "receipt", "purchase_id": str(purchase_id)}).decode()
+            await connection.execute(RECEIPT, uuid.uuid4(), caller["email"], user_id, receipt, now)
+            await connection.execute(ANSWER, purchase_id, stored_answer, key_id)
+    return 201, answer
+
+
+async def _priced(
+    connection: asyncpg.Connection, user_id: uuid.UUID, order: PurchaseCreate
+) -> list[dict[str, Any]]:
+    found: dict[uuid.UUID, dict[str, Any]] = {}
+    for kind, sql in (("course", COURSE_OFFERS), ("advisory", SLOT_OFFERS)):
+        ids = [item.id for item in order.items if item.kind == kind]
+        if ids:
+            for row in await connection.fetch(sql, user_id, ids):
+                found[row["id"]] = {**row, "kind": kind}
+    lines = []
+    for item in order.items:
+        offer = found.get(item.id)
+        if offer is None:
+            raise Refused(404, "not_found")
+        if not offer["open"] or offer["owned"]:
+            raise Refused(409, "unavailable" if not offer["open"] else "already_owned")
+        lines.append(offer)
+    return lines
+
+
 # --- ASGI -----------------------------------------------------------------------------------
 
 PREFIX = "/api/v1/courses"
@@ -201,7 +365,7 @@ async def _lifespan(state: dict[str, Any], receive: Any, send: Any) -> None:
         if message["type"] == "lifespan.startup":
             state["pool"] = await asyncpg.create_pool(
                 os.environ["FLOOR_DSN"],
-                min_size=int(os.environ.get("FLOOR_POOL_MIN", "10")),
+                min_size=int(os.environ.get("FLOOR_POOL_MIN", "2")),
                 max_size=int(os.environ.get("FLOOR_POOL_MAX", "20")),
                 server_settings={"plan_cache_mode": "force_custom_plan"},
             )
@@ -222,7 +386,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     path: str = scope["path"]
     pool = _STATE["pool"]
     try:
-        if scope["method"] != "GET":
+        if scope["method"] == "POST" and path == "/api/v1/purchases":
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            status, answer = await purchase(pool, dict(scope["headers"]), body)
+            await _send(send, status, _dumps(answer))
+        elif scope["method"] != "GET":
             await _send(send, 405, b'{"detail":"method not allowed"}')
         elif path == PREFIX:
             query = parse_qs(scope["query_string"].decode())
@@ -244,3 +417,5 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await _send(send, 404, b'{"detail":"Not Found"}')
     except BadRequest as exc:
         await _send(send, 422, _dumps({"detail": f"bad {exc}"}))
+    except Refused as exc:
+        await _send(send, exc.status, _dumps({"code": exc.code}))

@@ -73,6 +73,30 @@ async def test_tag_filter_ignores_case(client: httpx.AsyncClient, db: AsyncSessi
     assert [item["id"] for item in items] == [course["id"]]
 
 
+async def test_listing_finds_a_course_by_its_new_tags_and_title_after_a_change(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    ana = await member(client, db, role="instructor")
+    old_tag, new_tag, word = unique_tag(), unique_tag(), f"zq{uuid.uuid4().hex[:8]}"
+    course = await create_course(client, ana, tags=[old_tag, "python"])
+
+    response = await client.patch(
+        f"{API}/courses/{course['id']}",
+        json={"title": f"All about {word}", "tags": [new_tag, "python"]},
+        headers=ana.headers,
+    )
+    assert response.status_code == 200, response.text
+
+    assert await walk(client, "/courses", {"tag": old_tag}) == []
+    by_tag = await walk(client, "/courses", {"tag": new_tag})
+    assert [item["id"] for item in by_tag] == [course["id"]]
+    assert by_tag[0]["tags"] == sorted([new_tag, "python"])
+    by_word = await walk(client, "/courses", {"q": word, "instructor_id": ana.id})
+    assert [item["id"] for item in by_word] == [course["id"]]
+    page = (await client.get(f"{API}/courses/{course['id']}")).json()
+    assert page["tags"] == sorted([new_tag, "python"])
+
+
 @pytest.mark.parametrize(
     "params",
     [

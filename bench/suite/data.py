@@ -1,4 +1,4 @@
-"""A fresh database, migrated and filled by COPY (as bench/catalog_listing.py does it)."""
+"""The suite's shared database helpers: a fresh database, migrated and filled by COPY."""
 
 from __future__ import annotations
 

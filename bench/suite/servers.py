@@ -147,10 +147,14 @@ def worker(workdir: Path, env: dict[str, str]) -> Server:
     return Server("worker", _techtribe("worker"), env, workdir)
 
 
-def floor(workdir: Path, *, dsn: str, workers: int) -> Server:
+def floor(workdir: Path, *, dsn: str, workers: int, jwt_secret: str) -> Server:
     """bench/floor.py under uvicorn, same worker count, uvloop and httptools, no access log."""
     env = _clean_env()
-    env.update(FLOOR_DSN=dsn, PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
+    env.update(
+        FLOOR_DSN=dsn,
+        FLOOR_JWT_SECRET=jwt_secret,
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
     command = [
         sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
         "--port", "{port}", "--workers", str(workers), "--loop", "uvloop", "--http",

@@ -227,7 +227,7 @@ class WrkResult:
 def require_wrk() -> str:
     found = shutil.which("wrk")
     if not found:
-        raise SystemExit("wrk not found: apt-get install -y wrk (see bench/SUITE.md)")
+        raise SystemExit("wrk not found: apt-get install -y wrk (see docs/performance.md)")
     return found
 
 

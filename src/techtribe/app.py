@@ -194,7 +194,7 @@ def create_served_app(settings: Settings | None = None) -> FastAPI:
     50,000 allocations instead of 700. A request allocates thousands of short-lived objects,
     so with the defaults the collector ran several times per request and, now and then,
     walked the whole heap: measured under load, that cost a third of the catalog's
-    throughput and tripled its p99 (bench/SUITE.md). Not done in `create_app`: a test
+    throughput and tripled its p99 (docs/performance.md). Not done in `create_app`: a test
     process builds many apps, and freezing would keep each one's garbage forever.
     """
     app = create_app(settings)

@@ -145,7 +145,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         kwargs["max_overflow"] = settings.database_pool_size
         # asyncpg prepares every statement; after five runs PostgreSQL may switch to a
         # generic plan that ignores the values, and a filtered keyset page then sorts
-        # everything after the cursor (see bench/README.md). Planning each run costs ~1 ms.
+        # everything after the cursor (see docs/performance.md). Planning each run costs ~1 ms.
         # application_name: an operator (or a test) finds the service's connections in
         # pg_stat_activity.
         kwargs["connect_args"] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 _CANDIDATES = (Path.cwd(), Path(__file__).resolve().parents[2])
 
 
-# Expression indexes: Alembic can't match them with what the database reflects, so
-# autogenerate would drop and re-add them on every run. Their migrations are hand-written,
-# and tests check that they exist.
-EXPRESSION_INDEXES = frozenset({"ix_courses_search"})
+def include_object(dialect: str) -> Callable[..., bool]:
+    """Autogenerate's filter on `dialect`: leave out what the models build only on another
+    database (`Index(...).ddl_if(dialect="postgresql")`), which the migrations don't build
+    there either."""
 
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        only_on = getattr(getattr(obj, "_ddl_if", None), "dialect", None)
+        return only_on is None or only_on == dialect
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
-    """Autogenerate's filter: everything but the expression indexes."""
-    return not (type_ == "index" and name in EXPRESSION_INDEXES)
+    return include
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -52,5 +54,7 @@ async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
+    # Not `engine.begin()`: the migrations manage their transactions (a revision may commit
+    # between steps, see alembic/env.py).
+    async with engine.connect() as connection:
         await connection.run_sync(run)

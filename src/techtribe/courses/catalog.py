@@ -20,18 +20,22 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Text,
     bindparam,
+    cast,
     func,
     literal,
     literal_column,
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from techtribe.courses.models import (
-    SEARCH_DOCUMENT,
     Course,
     Lesson,
     Tag,
@@ -70,13 +74,7 @@ class CourseFilters:
     max_price: int | None = None
 
 
-# Correlated subqueries: each card row carries its own tags and (detail) lesson outline.
-_TAG_NAMES = (
-    select(json_list(Tag.name))
-    .select_from(course_tags.join(Tag, Tag.id == course_tags.c.tag_id))
-    .where(course_tags.c.course_id == Course.id)
-    .scalar_subquery()
-)
+# Correlated subquery: the lesson outline of a course page.
 _OUTLINE = (
     select(
         json_list(
@@ -94,28 +92,41 @@ _OUTLINE = (
     .scalar_subquery()
 )
 
+CardColumn = QueryableAttribute[Any] | ColumnElement[Any]
+
+# A card's columns, defined once: `card_select` selects them in this order and `card`
+# reads them back by position in the same order (positions, not names: per row of a
+# page, a tenth of the cost of reading a row's attributes by name).
+# These go to the card as they are, under their key ...
+_AS_IS: tuple[CardColumn, ...] = (
+    Course.id,
+    Course.title,
+    Course.description,
+    Course.price_cents,
+    Course.currency,
+    Course.level,
+    Course.tag_names.label("tags"),
+    Course.published,
+    Course.archived,
+    Course.reviews_count,
+    Course.created_at,
+    Course.updated_at,
+)
+# ... and these make the card's `instructor` and `average_score`.
+_DERIVED: tuple[CardColumn, ...] = (
+    Course.instructor_id,
+    User.full_name.label("instructor_name"),
+    Course.rating_sum,
+)
+# ... and the sort key not shown on a card, for the `rating` order's cursor.
+CARD_COLUMNS = (*_AS_IS, *_DERIVED, Course.rating_avg)
+_AS_IS_KEYS = tuple(str(column.key) for column in _AS_IS)
+_DERIVED_AT = slice(len(_AS_IS), len(_AS_IS) + len(_DERIVED))
+
 
 def card_select() -> AnySelect:
-    """What a course card shows, and the sort keys a cursor is made of."""
-    stmt = select(
-        Course.id,
-        Course.title,
-        Course.description,
-        Course.price_cents,
-        Course.currency,
-        Course.level,
-        Course.published,
-        Course.archived,
-        Course.reviews_count,
-        Course.rating_sum,
-        Course.rating_avg,
-        Course.created_at,
-        Course.updated_at,
-        Course.instructor_id,
-        User.full_name.label("instructor_name"),
-        _TAG_NAMES.label("tags"),
-    )
-    return stmt.join(User, User.id == Course.instructor_id)
+    """What a course card shows (the sort keys a cursor is made of are among them)."""
+    return select(*CARD_COLUMNS).join(User, User.id == Course.instructor_id)
 
 
 class CatalogJSON(Response):
@@ -135,29 +146,12 @@ class CatalogJSON(Response):
 
 def card(row: Row[*tuple[Any, ...]]) -> dict[str, Any]:
     """A `CourseRead` of a `card_select` row."""
-    # Unpacked in `card_select`'s column order: ten times cheaper than reading sixteen
-    # attributes of the row by name, on each of a page's rows.
-    (
-        course_id, title, description, price_cents, currency, level, published, archived,
-        reviews_count, rating_sum, _rating_avg, created_at, updated_at, instructor_id,
-        instructor_name, tags, *_outline,
-    ) = row  # fmt: skip
-    return {
-        "id": course_id,
-        "title": title,
-        "description": description,
-        "price_cents": price_cents,
-        "currency": currency,
-        "level": level,
-        "tags": sorted(tags or ()),
-        "published": published,
-        "archived": archived,
-        "instructor": {"id": instructor_id, "full_name": instructor_name},
-        "average_score": average_score(rating_sum, reviews_count),
-        "reviews_count": reviews_count,
-        "created_at": created_at,
-        "updated_at": updated_at,
-    }
+    answer = dict(zip(_AS_IS_KEYS, row, strict=False))
+    instructor_id, instructor_name, rating_sum = row[_DERIVED_AT]
+    answer["tags"] = answer["tags"] or []  # NULL: a course without tags
+    answer["instructor"] = {"id": instructor_id, "full_name": instructor_name}
+    answer["average_score"] = average_score(rating_sum, answer["reviews_count"])
+    return answer
 
 
 def _outline(lessons: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -193,17 +187,21 @@ def _filter_clauses(names: frozenset[str], dialect: str) -> list[ColumnElement[b
             query = func.websearch_to_tsquery(
                 literal_column("'english'::regconfig"), bindparam("q", type_=String)
             )
-            clauses.append(SEARCH_DOCUMENT.op("@@")(query))
+            clauses.append(Course.search_vector.op("@@")(query))
         else:
             pattern = literal("%") + bindparam("q", type_=String) + literal("%")
             clauses.append(or_(Course.title.ilike(pattern), Course.description.ilike(pattern)))
     if "tag" in names:
-        tagged = (
-            select(course_tags.c.course_id)
-            .join(Tag, Tag.id == course_tags.c.tag_id)
-            .where(Tag.name == bindparam("tag", type_=String))
-        )
-        clauses.append(Course.id.in_(tagged))
+        if dialect == "postgresql":
+            wanted = cast(postgresql.array([bindparam("tag", type_=String)]), ARRAY(Text()))
+            clauses.append(Course.tag_names.op("@>")(wanted))
+        else:
+            tagged = (
+                select(course_tags.c.course_id)
+                .join(Tag, Tag.id == course_tags.c.tag_id)
+                .where(Tag.name == bindparam("tag", type_=String))
+            )
+            clauses.append(Course.id.in_(tagged))
     if "level" in names:
         clauses.append(Course.level == bindparam("level", type_=String))
     if "instructor_id" in names:
@@ -213,14 +211,6 @@ def _filter_clauses(names: frozenset[str], dialect: str) -> list[ColumnElement[b
     if "max_price" in names:
         clauses.append(Course.price_cents <= bindparam("max_price"))
     return clauses
-
-
-def filtered_courses(stmt: AnySelect, f: CourseFilters, session: AsyncSession) -> AnySelect:
-    """`stmt` narrowed to the courses `f` asks for (values bound): the listing's own filters
-    for ad-hoc queries (`bench/catalog_listing.py` finds its deep rows with it)."""
-    values = _filter_values(f)
-    clauses = _filter_clauses(frozenset(values), session.get_bind().dialect.name)
-    return stmt.where(*clauses).params(values)
 
 
 def listed(stmt: AnySelect) -> AnySelect:
@@ -247,6 +237,19 @@ def _page_statement(dialect: str, sort: str, filters: frozenset[str], after: boo
     return stmt.order_by(*ordering.order_by()).limit(bindparam("limit", type_=Integer))
 
 
+def page_query(
+    dialect: str, filters: CourseFilters, *, sort: str, limit: int, cursor: str | None
+) -> tuple[AnySelect, dict[str, Any]]:
+    """A catalog page's statement and its bind values (one more row than `limit`, to tell
+    whether there is a next page)."""
+    values = _filter_values(filters)
+    stmt = _page_statement(dialect, sort, frozenset(values), cursor is not None)
+    if cursor is not None:
+        values.update(COURSE_SORTS[sort].bound_values(cursor))
+    values["limit"] = limit + 1
+    return stmt, values
+
+
 async def list_courses(
     session: AsyncSession,
     filters: CourseFilters,
@@ -255,19 +258,14 @@ async def list_courses(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    ordering = COURSE_SORTS[sort]
-    values = _filter_values(filters)
-    stmt = _page_statement(
-        session.get_bind().dialect.name, sort, frozenset(values), cursor is not None
-    )
-    if cursor is not None:
-        values.update(ordering.bound_values(cursor))
-    values["limit"] = limit + 1
-    rows, next_cursor = ordering.cut(list(await _run(session, stmt, values)), limit)
+    dialect = session.get_bind().dialect.name
+    stmt, values = page_query(dialect, filters, sort=sort, limit=limit, cursor=cursor)
+    rows, next_cursor = COURSE_SORTS[sort].cut(list(await _run(session, stmt, values)), limit)
     return [card(row) for row in rows], next_cursor
 
 
-_DETAIL = (
+# A course page: the card, its outline, by id (bind parameter `course_id`).
+DETAIL = (
     card_select().add_columns(_OUTLINE.label("lessons")).where(Course.id == bindparam("course_id"))
 )
 _OF_INSTRUCTOR = (
@@ -282,7 +280,7 @@ async def course_detail(
 ) -> dict[str, Any]:
     """A course and its outline as `viewer` may see it: drafts and archived ones are 404 to
     outsiders; an archived course stays visible to its buyers."""
-    row = (await _run(session, _DETAIL, {"course_id": course_id})).first()
+    row = (await _run(session, DETAIL, {"course_id": course_id})).first()
     if row is None:
         raise CourseNotFound()
     visible = row.published and not row.archived

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -15,10 +16,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
-    literal_column,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from techtribe.db import Base, Timestamps, UTCDateTime, UUIDPk, utcnow
@@ -60,13 +60,26 @@ class Course(UUIDPk, Timestamps, Base):
         Index("ix_courses_listed_created_at_id", "created_at", "id", postgresql_where=LISTED),
         Index("ix_courses_listed_price_id", "price_cents", "id", postgresql_where=LISTED),
         Index("ix_courses_listed_rating_id", "rating_avg", "id", postgresql_where=LISTED),
+        # `level` filter + `newest` order + cursor: one index range, not a filter on a walk.
+        Index(
+            "ix_courses_listed_level_created_at_id",
+            "level",
+            "created_at",
+            "id",
+            postgresql_where=LISTED,
+        ),
         Index("ix_courses_instructor_id_created_at", "instructor_id", "created_at"),
         Index("ix_courses_level", "level"),
-        # Full-text search on PostgreSQL; `SEARCH_DOCUMENT` below is the same expression.
+        # Search and the tag filter on PostgreSQL (`search_vector @@ query`, `tag_names @>
+        # ARRAY[tag]`), over listed courses: one GIN index on both columns, so a word and a
+        # tag together are one bitmap of the few rows having both, where two indexes led the
+        # planner to walk the date index instead (7,205 buffers against 533, measured).
         Index(
-            "ix_courses_search",
-            text("to_tsvector('english'::regconfig, title || ' ' || description)"),
+            "ix_courses_listed_search_tags",
+            "search_vector",
+            "tag_names",
             postgresql_using="gin",
+            postgresql_where=LISTED,
         ).ddl_if(dialect="postgresql"),
     )
 
@@ -83,6 +96,18 @@ class Course(UUIDPk, Timestamps, Base):
     rating_sum: Mapped[int] = mapped_column(default=0)
     # rating_sum / reviews_count, 0 without reviews: a plain column the rating index can sort.
     rating_avg: Mapped[float] = mapped_column(default=0.0)
+    # Both kept by database triggers (migration 0010), never written by the application:
+    # what `q` searches on PostgreSQL, `to_tsvector('english', title || ' ' || description)`
+    # stored so a search reads it instead of parsing each row's text (NULL on SQLite,
+    # which searches with LIKE) ...
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR().with_variant(Text(), "sqlite"), deferred=True
+    )
+    # ... and the course's tag names, sorted (NULL without tags): the card's tags and the
+    # `tag` filter (`@>`) without reading `course_tags` per row.
+    tag_names: Mapped[list[str] | None] = mapped_column(
+        ARRAY(Text()).with_variant(JSON(), "sqlite"), deferred=True
+    )
 
     instructor: Mapped[User] = relationship(lazy="raise")
     tags: Mapped[list[Tag]] = relationship(secondary=course_tags, lazy="raise", order_by=Tag.name)
@@ -98,13 +123,6 @@ class Course(UUIDPk, Timestamps, Base):
 def average_score(rating_sum: int, reviews_count: int) -> float | None:
     """The mean review score to two decimals; None until the first review."""
     return round(rating_sum / reviews_count, 2) if reviews_count else None
-
-
-# What `q` searches on PostgreSQL: the expression of the GIN index `ix_courses_search`.
-SEARCH_DOCUMENT = func.to_tsvector(
-    literal_column("'english'::regconfig"),
-    Course.__table__.c.title + literal_column("' '") + Course.__table__.c.description,
-)
 
 
 class Lesson(UUIDPk, Timestamps, Base):
@@ -142,6 +160,8 @@ class Review(UUIDPk, Base):
         UniqueConstraint("course_id", "user_id"),
         CheckConstraint("score BETWEEN 1 AND 5", name="score"),
         Index("ix_reviews_course_id_created_at", "course_id", "created_at"),
+        # Deleting an account deletes its reviews: without it, a scan of all reviews.
+        Index("ix_reviews_user_id", "user_id"),
     )
 
     course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))

@@ -112,6 +112,8 @@ class IdempotencyKey(UUIDPk, Base):
     __table_args__ = (
         UniqueConstraint("user_id", "key"),
         Index("ix_idempotency_keys_created_at", "created_at"),
+        # A purchase's deletion sets this NULL: without it, a scan of all keys.
+        Index("ix_idempotency_keys_purchase_id", "purchase_id"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

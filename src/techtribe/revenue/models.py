@@ -36,8 +36,10 @@ class RevenueEntry(UUIDPk, Base):
             name="balanced",
         ),
         Index("ix_revenue_entries_occurred_at", "occurred_at"),
+        # The RESTRICT check when a purchase line is deleted: without it, a scan of the ledger.
+        Index("ix_revenue_entries_purchase_item_id", "purchase_item_id"),
         # Covering on PostgreSQL: an instructor's report reads the index only, not the
-        # table pages their rows are spread over (measured in bench/REVENUE.md).
+        # table pages their rows are spread over (measured: docs/performance.md).
         Index(
             "ix_revenue_entries_instructor_id_occurred_at",
             "instructor_id",
