@@ -22,7 +22,7 @@ From = Annotated[
 To = Annotated[AwareDatetime | None, Query(alias="to", description="Inclusive, with a UTC offset.")]
 
 
-@router.get("/admin/revenue", response_model=RevenueReport)
+@router.get("/admin/revenue", response_model=RevenueReport, operation_id="revenue-report")
 async def revenue(
     _admin: Admin,
     session: SessionDep,
