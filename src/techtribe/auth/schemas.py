@@ -23,14 +23,14 @@ PASSWORD_GRANT_EXAMPLE: dict[str, JsonValue] = {
 
 
 class PasswordGrant(BaseModel):
-    """The token endpoint's `password` grant (form-encoded): a fresh login."""
+    """The token endpoint's `password` grant (form-encoded): a fresh login (a `scope` is
+    accepted and ignored)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [PASSWORD_GRANT_EXAMPLE]})
 
     grant_type: Literal["password"]
     username: str = Field(description="The account's e-mail address.")
     password: str
-    scope: str | None = Field(default=None, description="Accepted and ignored.")
 
 
 class RefreshTokenGrant(BaseModel):
