@@ -1,4 +1,4 @@
-"""Files generated from the code and committed: `openapi.json` (and the docs made from code).
+"""Files generated from the code and committed: `openapi.json`, `docs/configuration.md`.
 
 python -m techtribe.generated           # rewrite them (`./dev openapi`, `./dev docs`)
 python -m techtribe.generated --check   # exit 1 and name the stale ones (tests, CI)
@@ -26,8 +26,15 @@ def openapi_json() -> str:
     return json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
 
 
+def configuration_md() -> str:
+    from techtribe.config_docs import configuration_md
+
+    return configuration_md()
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "openapi.json": openapi_json,
+    "docs/configuration.md": configuration_md,
 }
 
 
