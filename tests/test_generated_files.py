@@ -8,6 +8,7 @@ import pytest
 
 from techtribe import generated
 from techtribe.config import Settings
+from techtribe.errors import ERROR_CODES
 
 
 @pytest.mark.parametrize("name", sorted(generated.GENERATORS))
@@ -33,3 +34,28 @@ def test_check_names_the_file_that_went_stale(tmp_path: Path) -> None:
         out.write("| `HAND_EDITED` | string | unset | Not from Settings. |\n")
 
     assert generated.stale(tmp_path) == ["docs/configuration.md"]
+
+
+def test_api_docs_explain_every_error_code() -> None:
+    text = (generated.ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+
+    missing = [code for code in ERROR_CODES if f"| `{code}` |" not in text]
+    assert missing == [], "add these codes to the table in docs/api.md"
+
+
+def test_no_document_points_outside_the_repository() -> None:
+    documents = [*generated.ROOT.glob("*.md"), *(generated.ROOT / "docs").glob("*.md")]
+
+    assert len(documents) > 5
+    for document in documents:
+        text = document.read_text(encoding="utf-8")
+        assert "../shared" not in text, document
+        assert "/work/" not in text, document
+
+
+def test_readme_stays_a_quick_start() -> None:
+    readme = (generated.ROOT / "README.md").read_bytes()
+
+    assert len(readme) < 8 * 1024
+    assert b"./dev serve" in readme
+    assert b"./dev test" in readme
