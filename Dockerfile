@@ -4,9 +4,10 @@
 #   docker run --rm -p 8000:8000 -e JWT_SECRET=... \
 #       -e DATABASE_URL=postgresql+asyncpg://user:pass@host:5432/techtribe techtribe
 #
-# The builder installs the package and its dependencies into /opt/venv; the runtime stage
-# copies that venv, the Alembic scripts and alembic.ini, and runs as an unprivileged user.
-# Every dependency ships manylinux wheels (amd64 and arm64), so no compiler is needed.
+# The builder installs the package and exactly the dependency versions of uv.lock (with their
+# hashes) into /opt/venv; the runtime stage copies that venv, the Alembic scripts and
+# alembic.ini, and runs as an unprivileged user. Every dependency ships manylinux wheels
+# (amd64 and arm64), so no compiler is needed.
 
 # Both stages must use the same interpreter: the venv links to /usr/local/bin/python3.11.
 # 3.11 is the version CI tests. Add the digest (@sha256:...) when bumping, if you can
@@ -16,20 +17,33 @@ ARG PYTHON_IMAGE=python:3.11.16-slim-trixie
 # ---------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS builder
 
+# The same uv version as ./dev (UV_VERSION there).
+ARG UV_VERSION=0.13.9
+
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_PYTHON=/usr/local/bin/python3 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_NO_CACHE=1 \
+    UV_LINK_MODE=copy \
+    UV_COMPILE_BYTECODE=1 \
     PATH=/opt/venv/bin:$PATH
 
-RUN python -m venv /opt/venv
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 
 WORKDIR /build
-# Exactly what the hatchling build reads: the metadata, the README it uses as the long
-# description (`readme = "README.md"`), and the package (code + static Swagger UI files).
-COPY pyproject.toml README.md ./
+# The lock and the metadata first, so the dependency layer is cached until they change.
+COPY pyproject.toml uv.lock ./
+# --locked: refuse a lock that doesn't match pyproject.toml. No dev extra, not the project.
+RUN uv sync --locked --no-install-project --no-editable
+# Exactly what the hatchling build reads: the README it uses as the long description
+# (`readme = "README.md"`) and the package (code + static Swagger UI and ReDoc files).
+COPY README.md ./
 COPY src/ src/
 # A regular (non-editable) install: the venv holds a copy of the package, not a link to
-# /build. pip compiles the bytecode here, since the runtime can't write to the venv.
-RUN pip install --no-cache-dir . \
+# /build. The bytecode is compiled here, since the runtime can't write to the venv.
+RUN uv sync --locked --no-editable \
     && techtribe --help > /dev/null
 
 # ---------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from techtribe.app import create_app
 from techtribe.config import Settings
+from techtribe.errors import ERROR_CODES
 from techtribe.migrations import upgrade_engine
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -200,7 +201,21 @@ def client_for(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
         octets = (uuid.uuid4().int % 250 for _ in range(3))
         address = "10." + ".".join(str(octet) for octet in octets)
     transport = httpx.ASGITransport(app=app, client=(address, 40000), raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [_problem_code_is_in_the_contract]},
+    )
+
+
+async def _problem_code_is_in_the_contract(response: httpx.Response) -> None:
+    """Every problem any test provokes carries a code of the OpenAPI `ProblemCode` enum:
+    a generated client fails to parse any other."""
+    if not response.headers.get("content-type", "").startswith("application/problem+json"):
+        return
+    await response.aread()
+    code = response.json().get("code")
+    assert code in ERROR_CODES, f"problem code {code!r} is not in errors.ERROR_CODES"
 
 
 @pytest.fixture

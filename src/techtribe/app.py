@@ -37,7 +37,7 @@ from techtribe.notifications.delivery import OutboxDeliverer, Sender
 from techtribe.notifications.jobs import QueueDispatcher, make_queue
 from techtribe.notifications.router import router as outbox_router
 from techtribe.notifications.transports import make_transport
-from techtribe.openapi import install_openapi
+from techtribe.openapi import install_openapi, operation_id
 from techtribe.ops import router as ops_router
 from techtribe.poems.router import router as poems_router
 from techtribe.purchases.payments import make_gateway
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         openapi_tags=OPENAPI_TAGS,
+        generate_unique_id_function=operation_id,
     )
     engine = create_engine(settings)
     app.state.settings = settings

@@ -29,84 +29,236 @@ class Settings(BaseSettings):
     # env_ignore_empty: `JWT_SECRET=` in a .env means "not set", never an empty key.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
-    environment: Literal["development", "production", "test"] = "development"
-    database_url: str = "sqlite+aiosqlite:///./techtribe.db"
-    database_pool_size: int = Field(default=10, ge=1)
-    database_echo: bool = False
-    # A round trip (SELECT 1) before each use of a pooled connection. Off by default: a
-    # connection the server closed is noticed for free (see `db.create_engine`); turn it on
-    # where connections can die without the server saying so (a proxy, a NAT timeout).
-    database_pool_pre_ping: bool = False
-    redis_url: str | None = None
-    redis_key_prefix: str = "techtribe"
-    # Limit of each Redis connect and reply: a Redis that hangs costs a request this
-    # much, then the request goes on without it (throttle per process, e-mail queued later).
-    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    environment: Literal["development", "production", "test"] = Field(
+        default="development",
+        description="`development`, `production` or `test`. Production refuses the development "
+        "`JWT_SECRET`.",
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./techtribe.db",
+        description="`postgresql+asyncpg://user:pass@host:5432/db` or "
+        "`sqlite+aiosqlite:///path`; plain `postgres://` and `postgresql://` URLs are mapped "
+        "to asyncpg. The default is a SQLite file in the working directory.",
+    )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Connections kept per process on PostgreSQL (as many again may overflow). "
+        "Size it to the most requests one worker may have in flight: each request past it "
+        "opens and closes its own connection.",
+    )
+    database_echo: bool = Field(default=False, description="Log every SQL statement.")
+    database_pool_pre_ping: bool = Field(
+        default=False,
+        description="A round trip (`SELECT 1`) before each use of a pooled connection. Off by "
+        "default: a connection the server closed is noticed for free; turn it on where "
+        "connections can die without the server saying so (a proxy, a NAT timeout).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis (e.g. `redis://localhost:6379/0`) for the login throttle's shared "
+        "counters, `/readyz` and the e-mail job queue: with it set, the API only queues "
+        "e-mails and `techtribe worker` sends them. Unset: in-memory counters, and each API "
+        "process sends e-mails itself (the embedded mode).",
+    )
+    redis_key_prefix: str = Field(
+        default="techtribe",
+        description="Prefix of every Redis key; the job queue is named `<prefix>-email`.",
+    )
+    redis_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="Limit of each Redis connect and reply: a Redis that hangs costs a request "
+        "this much, then the request goes on without it (login throttle per process, e-mail "
+        "queued later).",
+    )
 
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
-    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    access_token_minutes: int = Field(default=15, ge=1)
-    refresh_token_days: int = Field(default=30, ge=1)
-    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
-    email_verify_token_hours: int = Field(default=48, ge=1)
-    password_reset_token_minutes: int = Field(default=60, ge=1)
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEV_JWT_SECRET),
+        description='HMAC key of the tokens, 32+ characters (`python -c "import secrets; '
+        'print(secrets.token_urlsafe(48))"`). The default is a public development value, '
+        "refused in production; an empty value counts as unset.",
+    )
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+        default="HS256", description="HMAC algorithm of the tokens."
+    )
+    access_token_minutes: int = Field(default=15, ge=1, description="Access token lifetime.")
+    refresh_token_days: int = Field(default=30, ge=1, description="Refresh token lifetime.")
+    bcrypt_rounds: int = Field(
+        default=12, ge=4, le=31, description="bcrypt cost, 4 to 31; each +1 doubles the time."
+    )
+    email_verify_token_hours: int = Field(
+        default=48, ge=1, description="Lifetime of the e-mail verification link."
+    )
+    password_reset_token_minutes: int = Field(
+        default=60, ge=1, description="Lifetime of the password reset link."
+    )
 
-    login_max_failures_per_account: int = Field(default=5, ge=1)
-    login_max_failures_per_address: int = Field(default=100, ge=1)
-    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed logins per account within the window before `429`."
+    )
+    login_max_failures_per_address: int = Field(
+        default=100,
+        ge=1,
+        description="Failed logins per client address within the window before `429`.",
+    )
+    login_failure_window_seconds: int = Field(
+        default=900, ge=1, description="The moving window of the login throttle."
+    )
 
-    payment_gateway: Literal["sandbox", "http"] = "sandbox"
-    payment_gateway_url: str = "https://api.stripe.com"
-    payment_gateway_secret_key: SecretStr | None = None
-    payment_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
-    # Tries per gateway call, the first one included (1: no retries).
-    payment_gateway_max_retries: int = Field(default=3, ge=1, le=10)
-    platform_fee_percent: int = Field(default=30, ge=0, le=100)
+    payment_gateway: Literal["sandbox", "http"] = Field(
+        default="sandbox",
+        description="`sandbox`: built in, no money moves, test cards (see docs/api.md). "
+        "`http`: a Stripe-compatible API at `PAYMENT_GATEWAY_URL`.",
+    )
+    payment_gateway_url: str = Field(
+        default="https://api.stripe.com",
+        description="Base URL of the `http` gateway (`/v1/charges`, `/v1/refunds`).",
+    )
+    payment_gateway_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Secret API key of the `http` gateway, sent as a bearer token; required "
+        "with `PAYMENT_GATEWAY=http`.",
+    )
+    payment_gateway_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time allowed for each gateway request."
+    )
+    payment_gateway_max_retries: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Tries per gateway call, the first included (1: no retries), on "
+        "connection errors, timeouts, `429` and `5xx`; every try carries the same "
+        "idempotency key, so nothing is charged twice.",
+    )
+    platform_fee_percent: int = Field(
+        default=30,
+        ge=0,
+        le=100,
+        description="The platform's share of each sale, in percent; the instructor gets the rest.",
+    )
 
-    email_transport: Literal["console", "smtp", "mailgun"] = "console"
-    email_from: str = "TechTribe <no-reply@techtribe.dev>"
-    public_base_url: str = "http://localhost:8000"
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
-    mailgun_api_key: SecretStr | None = None
-    mailgun_domain: str | None = None
-    mailgun_base_url: str = "https://api.mailgun.net"
-    outbox_poll_seconds: float = Field(default=2.0, gt=0)
-    # Tries per e-mail, the first included; then the outbox row is marked failed.
-    email_max_attempts: int = Field(default=5, ge=1, le=20)
-    # Backoff: the n-th retry waits base * 2^(n-1) seconds (30 s, 1 min, 2 min, 4 min...).
-    email_retry_base_seconds: float = Field(default=30.0, gt=0)
-    # Limit of one SMTP or Mailgun exchange. A sender holds a row for twice this long
-    # (its lease); only after that may another worker take it over.
-    email_send_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    # How often the worker looks for pending rows that were never queued (a divisor of 60).
-    email_sweep_seconds: int = Field(default=30, ge=1, le=60)
-    # On SIGTERM the worker takes no new job and lets the ones running finish for at most
-    # this long (then they are cancelled and retried later). Kubernetes'
-    # terminationGracePeriodSeconds must be above it (default 20 < 30).
-    worker_shutdown_timeout_seconds: float = Field(default=20.0, ge=0, le=3600)
+    email_transport: Literal["console", "smtp", "mailgun"] = Field(
+        default="console",
+        description="`console` (printed to standard output), `smtp` (`SMTP_*`) or `mailgun` "
+        "(`MAILGUN_*`).",
+    )
+    email_from: str = Field(
+        default="TechTribe <no-reply@techtribe.dev>", description="Sender of every e-mail."
+    )
+    public_base_url: str = Field(
+        default="http://localhost:8000",
+        description="Where users reach the service: the base of the links in e-mails, the "
+        "default OIDC return address.",
+    )
+    smtp_host: str = Field(default="localhost", description="SMTP server.")
+    smtp_port: int = Field(default=25, description="SMTP port.")
+    smtp_user: str | None = Field(default=None, description="SMTP user name.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_tls: Literal["none", "starttls", "ssl"] = Field(
+        default="none", description="TLS to the SMTP server."
+    )
+    mailgun_api_key: SecretStr | None = Field(
+        default=None, description="Mailgun API key; required with `EMAIL_TRANSPORT=mailgun`."
+    )
+    mailgun_domain: str | None = Field(
+        default=None, description="Mailgun sending domain; required with `EMAIL_TRANSPORT=mailgun`."
+    )
+    mailgun_base_url: str = Field(
+        default="https://api.mailgun.net",
+        description="Mailgun API base (EU accounts: `https://api.eu.mailgun.net`).",
+    )
+    outbox_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Embedded mode: how often the in-process sender sweeps for due e-mails "
+        "(retries, leftovers); a message committed by a request goes out at once.",
+    )
+    email_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Tries per e-mail, the first included; then the message is `failed`.",
+    )
+    email_retry_base_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Backoff: the n-th retry waits base x 2^(n-1) seconds (30 s, 1 min, 2 min...).",
+    )
+    email_send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Limit of one SMTP or Mailgun exchange. A sender holds a message (its "
+        "lease) for twice this long; only then may another sender take it over.",
+    )
+    email_sweep_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=60,
+        description="How often the worker queues pending e-mails that were never queued (a "
+        "divisor of 60).",
+    )
+    worker_shutdown_timeout_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM the worker takes no new job and lets running ones finish for "
+        "at most this long (then they are cancelled and retried later). Kubernetes' "
+        "`terminationGracePeriodSeconds` must be above it.",
+    )
 
-    # Sign in with Google (or any OpenID Connect provider): see README "Sign in with Google".
-    oidc_google_client_id: str | None = None
-    oidc_google_client_secret: SecretStr | None = None
-    oidc_google_issuer: str = "https://accounts.google.com"
-    # More providers as JSON: {"name": {"issuer": ..., "client_id": ..., "client_secret": ...}}.
-    oidc_providers: dict[str, OIDCProviderSettings] = Field(default_factory=dict)
-    # Comma-separated URL prefixes `return_to` may point at (empty: PUBLIC_BASE_URL).
-    oidc_return_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Time allowed for each call to a provider (discovery, keys, code exchange).
-    oidc_http_timeout_seconds: float = Field(default=10.0, gt=0)
-    # A token naming an unknown key refetches the provider's keys at most this often.
-    oidc_jwks_min_refresh_seconds: float = Field(default=60.0, ge=0)
+    oidc_google_client_id: str | None = Field(
+        default=None,
+        description="Client ID of the Google OAuth client; Google sign-in is on when this and "
+        "the secret are set (docs/auth.md).",
+    )
+    oidc_google_client_secret: SecretStr | None = Field(
+        default=None, description="The Google OAuth client's secret."
+    )
+    oidc_google_issuer: str = Field(
+        default="https://accounts.google.com",
+        description="Google's issuer; discovery is read from "
+        "`{issuer}/.well-known/openid-configuration`.",
+    )
+    oidc_providers: dict[str, OIDCProviderSettings] = Field(
+        default_factory=dict,
+        description='More OpenID Connect providers, as JSON: `{"name": {"issuer": ..., '
+        '"client_id": ..., "client_secret": ..., "issuer_aliases": []}}`.',
+    )
+    oidc_return_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URL prefixes a sign-in may return to (scheme, host and "
+        "port equal, path a prefix). Empty: `PUBLIC_BASE_URL`.",
+    )
+    oidc_http_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time allowed for each call to a provider (discovery, keys, code exchange).",
+    )
+    oidc_jwks_min_refresh_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="An ID token naming an unknown key refetches the provider's keys at most "
+        "this often.",
+    )
 
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    # Comma-separated origins allowed to call the API from a browser (empty: same origin only).
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    log_level: str = "INFO"
-    log_format: Literal["auto", "json", "text"] = "auto"
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Larger request bodies get `413 payload_too_large`.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated browser origins allowed to call the API (empty: same "
+        "origin only).",
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="`json`, `text`, or `auto` (JSON in production, text otherwise).",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -25,6 +25,42 @@ from techtribe.db import database_unavailable
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
+# Every `code` a problem may carry, and what it means: the OpenAPI `ProblemCode` enum that
+# generated clients parse into. A `DomainError` subclass that sets `code` lands here by
+# itself (`__init_subclass__`); codes raised another way are listed by hand. A test fails
+# when a response carries a code missing from this registry.
+ERROR_CODES: dict[str, str] = {
+    "validation_error": "The request is not valid; `errors` says where (422).",
+    "invalid_cursor": "A `cursor` the server did not issue, or one that was altered (422).",
+    "internal_error": "An unexpected failure; `request_id` is also in the server log (500).",
+    "service_unavailable": "The database was cut off mid-request; retry (503, `Retry-After`).",
+    "not_ready": "A dependency of `/readyz` does not answer (503).",
+    "concurrent_update": "Another request changed the same data; nothing was saved (409).",
+    "bad_request": "The request can't be processed (400).",
+    "not_authenticated": "No access token was sent (401).",
+    "invalid_token": "A malformed, unknown or wrong-type token (401), or a bad e-mail link (400).",
+    "token_expired": "The access token expired: refresh it (401).",
+    "token_revoked": "The token was revoked (logout, password change, deactivation) (401).",
+    "inactive_user": "The account is deactivated (401).",
+    "fresh_token_required": "This action needs a token from a password login (401).",
+    "forbidden": "The caller is known but not allowed (403).",
+    "not_found": "No such resource, or not one the caller may see (404).",
+    "method_not_allowed": "The path does not take this method (405).",
+    "not_acceptable": "No representation matches `Accept` (406).",
+    "payload_too_large": "The request body is over `MAX_BODY_BYTES` (413).",
+    "unsupported_media_type": "The body's content type is not accepted (415).",
+    "too_many_requests": "Too many requests; see `Retry-After` (429).",
+    "http_error": "Another HTTP-level failure.",
+    "own_item": "An instructor can't buy their own course or book their own slot (409).",
+    "own_course": "An instructor can't review their own course (403).",
+    "cannot_change_self": "An admin can't change their own role or activity (409).",
+}
+
+
+def register_code(code: str, meaning: str) -> None:
+    """Add `code` to the contract's registry (keeps the first meaning given)."""
+    ERROR_CODES.setdefault(code, meaning)
+
 
 class DomainError(Exception):
     """A failure a client can cause; subclasses fix `status` and `code`."""
@@ -33,6 +69,12 @@ class DomainError(Exception):
     code: str = "bad_request"
     title: str | None = None
     detail_text: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            meaning = cls.detail_text or (cls.__doc__ or "").strip().split("\n")[0]
+            register_code(cls.code, f"{meaning} ({cls.status})")
 
     def __init__(
         self,

@@ -22,7 +22,10 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "A dependency does not answer."}})
+@router.get(
+    "/readyz",
+    responses={503: {"description": "A dependency does not answer (`not_ready`); see `checks`."}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: the database (and Redis, when configured) answer."""
     checks: dict[str, str] = {"database": await _check_database(request.app)}

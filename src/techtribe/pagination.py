@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Select, SmallInteger, and_, bindparam, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
@@ -50,7 +50,9 @@ class Page(BaseModel, Generic[T]):
     """Every list answers `{items, next_cursor}`; `next_cursor` is null on the last page."""
 
     items: list[T]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class InvalidCursor(DomainError):

@@ -214,7 +214,8 @@ async def test_openapi_documents_the_three_endpoints(browser: Browser) -> None:
     assert "302" in callback["responses"]
 
     exchange = paths[f"{API}/auth/oidc/exchange"]["post"]
-    body = exchange["requestBody"]["content"]["application/json"]["schema"]
+    ref = exchange["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     assert body["required"] == ["login_code"]
     assert body["properties"]["login_code"]["type"] == "string"
     assert exchange["responses"]["200"]["content"]["application/json"]["schema"] == {

@@ -13,6 +13,7 @@ from techtribe.auth.service import AuthContext, authenticate
 from techtribe.config import Settings
 from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.errors import Forbidden, Unauthorized
+from techtribe.openapi import raises
 from techtribe.users.models import Role, User
 
 
@@ -29,6 +30,10 @@ async def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+# The password grant and the refresh grant share the one token endpoint.
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105
+
+
 class _Bearer(OAuth2PasswordBearer):
     """The OAuth2 password flow's bearer token, as /docs shows it, and its check, in one
     dependency.
@@ -41,7 +46,10 @@ class _Bearer(OAuth2PasswordBearer):
 
     def __init__(self, *, required: bool, user_only: bool = False) -> None:
         super().__init__(
-            tokenUrl="/api/v1/auth/token", scheme_name="OAuth2PasswordBearer", auto_error=False
+            tokenUrl=TOKEN_URL,
+            refreshUrl=TOKEN_URL,
+            scheme_name="OAuth2PasswordBearer",
+            auto_error=False,
         )
         self.required = required
         self.user_only = user_only
@@ -86,6 +94,7 @@ reader_auth = _ReadBearer(required=True, user_only=True)
 optional_auth = _ReadBearer(required=False)
 
 
+@raises(401, "fresh_token_required")
 async def current_user_fresh(ctx: AuthDep) -> User:
     if not ctx.fresh:
         raise Unauthorized(
@@ -98,6 +107,7 @@ async def current_user_fresh(ctx: AuthDep) -> User:
 def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """The caller's role as stored now (not as the token says) must be one of `roles`."""
 
+    @raises(403, "forbidden")
     async def check(user: Annotated[User, Depends(current_user)]) -> User:
         if user.role not in roles:
             raise Forbidden(f"Only {' or '.join(roles)} accounts may do this.")

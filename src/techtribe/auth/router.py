@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
 from techtribe.auth import service
 from techtribe.auth.dependencies import AuthDep, SettingsDep
 from techtribe.auth.schemas import (
+    PASSWORD_GRANT_EXAMPLE,
     Accepted,
+    PasswordGrant,
     PasswordResetConfirm,
     PasswordResetRequest,
+    RefreshTokenGrant,
     RegisterRequest,
     TokenErrorResponse,
     TokenResponse,
@@ -20,17 +25,18 @@ from techtribe.auth.schemas import (
 )
 from techtribe.db import SessionDep
 from techtribe.errors import NO_STORE, OAuthError
+from techtribe.openapi import schema_ref
 from techtribe.users.schemas import UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 API_USERS_ME = "/api/v1/users/me"
 
-FormField = Annotated[str | None, Form()]
-
 _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": TokenErrorResponse,
-        "description": "RFC 6749 error: invalid_grant, invalid_request...",
+        "description": "RFC 6749 error: `invalid_grant` (wrong e-mail or password, spent or "
+        "revoked refresh token, deactivated account), `invalid_request` (a missing "
+        "parameter), `unsupported_grant_type`.",
     },
     429: {
         "model": TokenErrorResponse,
@@ -51,21 +57,55 @@ async def register(
     return user
 
 
-@router.post("/token", response_model=TokenResponse, responses=_TOKEN_ERRORS)
-async def token(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    grant_type: FormField = None,
-    username: FormField = None,
-    password: FormField = None,
-    refresh_token: FormField = None,
-    scope: FormField = None,
-) -> JSONResponse:
+# The form is read by hand (`_token_form`), so a missing field is RFC 6749's
+# `400 invalid_request`, not a 422; its two shapes are declared here for generated clients.
+_GRANTS = {"password": schema_ref(PasswordGrant), "refresh_token": schema_ref(RefreshTokenGrant)}
+_TOKEN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "oneOf": list(_GRANTS.values()),
+                    "discriminator": {
+                        "propertyName": "grant_type",
+                        "mapping": {grant: ref["$ref"] for grant, ref in _GRANTS.items()},
+                    },
+                },
+                "example": PASSWORD_GRANT_EXAMPLE,
+            }
+        },
+    }
+}
+
+
+async def _token_form(request: Request) -> dict[str, str | None]:
+    """The token endpoint's parameters; a malformed form is `400 invalid_request`."""
+    try:
+        form: FormData = await request.form()
+    except HTTPException:
+        raise OAuthError("invalid_request", "The body is not a valid form.") from None
+    fields = ("grant_type", "username", "password", "refresh_token")
+    values: dict[str, str | None] = {}
+    for name in fields:
+        value = form.get(name)
+        if value is not None and not isinstance(value, str):
+            raise OAuthError("invalid_request", f"{name} must be a plain form field.")
+        values[name] = value
+    return values
+
+
+@router.post(
+    "/token", response_model=TokenResponse, responses=_TOKEN_ERRORS, openapi_extra=_TOKEN_BODY
+)
+async def token(request: Request, session: SessionDep, settings: SettingsDep) -> JSONResponse:
     """OAuth2 token endpoint (form-encoded): the `password` and `refresh_token` grants.
 
-    Fields are optional here so a missing one is RFC 6749's `400 invalid_request`, not a 422.
+    Errors are RFC 6749 section 5.2 bodies (`TokenErrorResponse`), not problem details.
     """
+    form = await _token_form(request)
+    grant_type, username = form["grant_type"], form["username"]
+    password, refresh_token = form["password"], form["refresh_token"]
     if not grant_type:
         raise OAuthError("invalid_request", "The grant_type parameter is required.")
     if any("\x00" in (value or "") for value in (username, password, refresh_token)):

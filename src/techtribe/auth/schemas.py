@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from techtribe.inputs import RequestBody
 from techtribe.users.schemas import Email, FullName, Password
@@ -14,6 +14,37 @@ class RegisterRequest(RequestBody):
     email: Email
     password: Password
     full_name: FullName
+
+
+PASSWORD_GRANT_EXAMPLE: dict[str, JsonValue] = {
+    "grant_type": "password",
+    "username": "student@techtribe.dev",
+    "password": "student-pass-1",
+}
+
+
+class PasswordGrant(BaseModel):
+    """The token endpoint's `password` grant (form-encoded): a fresh login (a `scope` is
+    accepted and ignored)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PASSWORD_GRANT_EXAMPLE]})
+
+    grant_type: Literal["password"]
+    username: str = Field(description="The account's e-mail address.")
+    password: str
+
+
+class RefreshTokenGrant(BaseModel):
+    """The token endpoint's `refresh_token` grant (form-encoded): spends the refresh token."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"grant_type": "refresh_token", "refresh_token": "eyJhbGciOi..."}]
+        }
+    )
+
+    grant_type: Literal["refresh_token"]
+    refresh_token: str
 
 
 class TokenResponse(BaseModel):

@@ -112,7 +112,11 @@ async def add_lesson(
     return await service.add_lesson(session, course, body)
 
 
-@router.get("/courses/{course_id}/lessons/{lesson_id}", response_model=LessonRead)
+@router.get(
+    "/courses/{course_id}/lessons/{lesson_id}",
+    response_model=LessonRead,
+    responses={403: {"description": "Not enrolled in this course (`not_enrolled`)."}},
+)
 async def read_lesson(
     course_id: uuid.UUID, lesson_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> Any:

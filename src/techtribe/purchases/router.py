@@ -35,12 +35,22 @@ class IdempotencyKeyRequired(DomainError):
         400: {"description": "No or bad `Idempotency-Key` (`idempotency_key_required`)."},
         402: {"description": "The card was declined (`card_declined`); nothing was granted."},
         409: {
-            "description": "`already_owned`, `sold_out`, `own_item` (an instructor's own "
-            "course or slot), `idempotency_conflict`..."
+            "description": "Nothing was charged: `already_owned`, `already_booked`, "
+            "`sold_out`, `course_unavailable`, `advisory_unavailable`, `own_item`, "
+            "`idempotency_conflict` (the key came with another body), `concurrent_update`."
         },
+        422: {
+            "description": "`validation_error` (a card failing the Luhn check, a past expiry, "
+            "a bad CVC...), `mixed_currency`."
+        },
+        502: {"description": "The gateway refused the request (`payment_gateway_unavailable`)."},
         503: {
-            "description": "`service_unavailable` (the database failed; retry with the same "
-            "`Idempotency-Key` after `Retry-After`) or `payment_gateway_unavailable`."
+            "description": "The gateway or the database is unavailable "
+            "(`payment_gateway_unavailable`, `service_unavailable`); retry with the same key."
+        },
+        504: {
+            "description": "The gateway did not answer in time (`payment_gateway_timeout`); "
+            "retrying with the same key never charges twice."
         },
     },
 )

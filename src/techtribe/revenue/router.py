@@ -20,7 +20,7 @@ From = Annotated[Timestamp | None, Query(alias="from", description="Inclusive, w
 To = Annotated[Timestamp | None, Query(alias="to", description="Inclusive, with a UTC offset.")]
 
 
-@router.get("/admin/revenue", response_model=RevenueReport)
+@router.get("/admin/revenue", response_model=RevenueReport, operation_id="revenue-report")
 async def revenue(
     _admin: Admin,
     session: SessionDep,

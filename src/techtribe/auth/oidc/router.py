@@ -16,7 +16,7 @@ from techtribe.auth.oidc.schemas import LoginCodeExchange
 from techtribe.auth.schemas import TokenErrorResponse, TokenResponse
 from techtribe.db import SessionDep
 from techtribe.errors import NO_STORE, OAuthError
-from techtribe.openapi import PROBLEM_REF
+from techtribe.openapi import PROBLEM_REF, schema_ref
 
 router = APIRouter(prefix="/auth/oidc", tags=["auth"])
 
@@ -30,13 +30,10 @@ _NOT_FOUND: dict[str, Any] = {
     "content": {"application/problem+json": {"schema": PROBLEM_REF}},
 }
 # The body is read by hand (see `exchange`), so its schema is declared here.
-_LOGIN_CODE_SCHEMA = LoginCodeExchange.model_json_schema()
 _EXCHANGE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {"schema": _LOGIN_CODE_SCHEMA},
-        },
+        "content": {"application/json": {"schema": schema_ref(LoginCodeExchange)}},
     }
 }
 
@@ -69,6 +66,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 @router.get(
     "/{provider}/authorize",
+    operation_id="auth-oidc-authorize",
     status_code=302,
     response_class=RedirectResponse,
     summary="Start signing in with a provider",
@@ -109,6 +107,7 @@ async def authorize(
 
 @router.get(
     "/{provider}/callback",
+    operation_id="auth-oidc-callback",
     status_code=302,
     response_class=RedirectResponse,
     summary="Provider's redirect back (not for clients)",
@@ -160,6 +159,7 @@ async def _login_code(request: Request) -> str:
 
 @router.post(
     "/exchange",
+    operation_id="auth-oidc-exchange",
     response_model=TokenResponse,
     summary="Trade a login code for tokens",
     responses={
