@@ -159,13 +159,14 @@ def server(browser_ready: None, migrated: None) -> Iterator[str]:
 
 
 async def mailed_link(recipient: str, subject: str, pattern: str, within: float = 40) -> str:
-    """The first link matching `pattern` in an e-mail `subject` delivered to `recipient`."""
+    """The first link matching `pattern` in an e-mail to `recipient` whose subject starts
+    with `subject`."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         for path in MAIL_LOGS:
             text = path.read_text(errors="replace") if path.exists() else ""
             for message in text.split("----- e-mail ")[1:]:
-                sent_to = f"To: {recipient}\nSubject: {subject}\n" in message
+                sent_to = f"To: {recipient}\nSubject: {subject}" in message
                 if sent_to and (found := re.search(pattern, message)):
                     return found.group(0)
         await asyncio.sleep(0.25)
