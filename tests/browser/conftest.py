@@ -74,12 +74,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(browser_ready: None, migrated: None) -> Iterator[str]:
     """`techtribe serve` in a subprocess, on the lane's (already migrated) database.
 
-    Per module, not per session: once the browser tests are done it must stop, or its
-    outbox deliverer would take other tests' messages (and, on SQLite, hold the file's lock).
+    Per package (this folder), not per session: once the browser tests are done it must
+    stop, or its outbox deliverer would take other tests' messages (and, on SQLite, hold
+    the file's lock). One server for all the browser modules: each start costs seconds.
     """
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -173,7 +174,7 @@ async def mailed_link(recipient: str, subject: str, pattern: str, within: float 
     pytest.fail(f"no e-mail to {recipient} with a link like {pattern!r} within {within} s")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def browser(server: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
