@@ -72,7 +72,10 @@ async def test_another_members_purchase_is_404_and_admins_see_it(
     path = f"{API}/purchases/{purchase['id']}"
 
     assert (await client.get(path, headers=owner.headers)).json() == purchase
-    assert (await client.get(path, headers=admin.headers)).json() == purchase
+    assert (await client.get(path, headers=admin.headers)).json() == {
+        **purchase,
+        "buyer": {"id": owner.id, "full_name": "Test Member", "email": owner.email},
+    }
     assert_problem(await client.get(path, headers=stranger.headers), 404, "not_found")
     assert_unauthorized(await client.get(path), "not_authenticated")
 
@@ -92,3 +95,40 @@ async def test_archived_course_stays_in_its_buyers_enrollments(
 
     assert [(c["id"], c["archived"]) for c in owned.json()["items"]] == [(course["id"], True)]
     assert owned.json()["items"][0]["enrolled_at"]
+
+
+async def test_admins_see_who_bought_and_members_get_a_null_buyer(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    ana = await member(client, db, role="instructor")
+    admin = await member(client, db, role="admin")
+    owner = await member(client, db, full_name="Bea Buyer")
+    course = await create_course(client, ana)
+    purchase = (await buy(client, owner, ("course", course["id"]))).json()
+    buyer = {"id": owner.id, "full_name": "Bea Buyer", "email": owner.email}
+
+    listed = await client.get(
+        f"{API}/purchases", params={"user_id": owner.id}, headers=admin.headers
+    )
+    own_list = await client.get(f"{API}/purchases", headers=owner.headers)
+    refunded = await client.post(f"{API}/purchases/{purchase['id']}/refund", headers=admin.headers)
+
+    assert purchase["buyer"] is None
+    assert [item["buyer"] for item in listed.json()["items"]] == [buyer]
+    assert [item["buyer"] for item in own_list.json()["items"]] == [None]
+    assert refunded.json()["buyer"] == buyer
+
+
+async def test_a_deleted_buyer_shows_to_admins_without_name_or_email(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    ana = await member(client, db, role="instructor")
+    admin = await member(client, db, role="admin")
+    owner = await member(client, db, full_name="Gone Soon")
+    course = await create_course(client, ana)
+    purchase = (await buy(client, owner, ("course", course["id"]))).json()
+    assert (await client.delete(f"{API}/users/me", headers=owner.headers)).status_code == 204
+
+    seen = await client.get(f"{API}/purchases/{purchase['id']}", headers=admin.headers)
+
+    assert seen.json()["buyer"] == {"id": owner.id, "full_name": None, "email": None}

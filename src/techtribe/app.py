@@ -17,6 +17,7 @@ from sqlalchemy.orm import configure_mappers
 from techtribe import __version__, redis_client
 from techtribe.advisories.router import router as advisories_router
 from techtribe.auth.oidc.providers import OIDCRegistry
+from techtribe.auth.oidc.router import providers_router
 from techtribe.auth.oidc.router import router as oidc_router
 from techtribe.auth.router import router as auth_router
 from techtribe.auth.throttle import LoginThrottle
@@ -84,6 +85,7 @@ ROUTERS = (
     purchases_router,
     advisories_router,
     oidc_router,
+    providers_router,
     revenue_router,
     outbox_router,
 )

@@ -21,6 +21,8 @@ class OIDCProviderSettings(BaseModel):
     client_secret: SecretStr
     # Extra accepted `iss` values, e.g. Google's scheme-less "accounts.google.com".
     issuer_aliases: list[str] = Field(default_factory=list)
+    # The name on the sign-in button (`GET /auth/providers`); default: the entry's name.
+    display_name: str | None = None
 
 
 class Settings(BaseSettings):

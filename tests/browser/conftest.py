@@ -8,7 +8,9 @@ Screenshots of the main pages, at desktop and phone widths, go to `artifacts/scr
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -40,6 +42,9 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 ADMIN_EMAIL = f"admin-{uuid.uuid4().hex[:8]}@example.com"
 ADMIN_PASSWORD = "admin-pass-1"
+# Where the server (and, on the Redis lane, its worker) print the e-mails they deliver
+# (EMAIL_TRANSPORT=console): tests follow the links of the messages really sent.
+MAIL_LOGS: list[Path] = []
 
 
 def _missing() -> str | None:
@@ -69,12 +74,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(browser_ready: None, migrated: None) -> Iterator[str]:
     """`techtribe serve` in a subprocess, on the lane's (already migrated) database.
 
-    Per module, not per session: once the browser tests are done it must stop, or its
-    outbox deliverer would take other tests' messages (and, on SQLite, hold the file's lock).
+    Per package (this folder), not per session: once the browser tests are done it must
+    stop, or its outbox deliverer would take other tests' messages (and, on SQLite, hold
+    the file's lock). One server for all the browser modules: each start costs seconds.
     """
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -104,6 +110,8 @@ def server(browser_ready: None, migrated: None) -> Iterator[str]:
         capture_output=True,
     )
     log = Path(workdir) / "server.log"
+    worker_log = Path(workdir) / "worker.log"
+    processes = []
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603
             [techtribe, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)],
@@ -112,6 +120,19 @@ def server(browser_ready: None, migrated: None) -> Iterator[str]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    processes.append(process)
+    if TEST_REDIS:  # e-mails go through the job queue: its worker sends them
+        with worker_log.open("wb") as out:
+            processes.append(
+                subprocess.Popen(  # noqa: S603
+                    [techtribe, "worker"],
+                    env=env,
+                    cwd=workdir,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    MAIL_LOGS[:] = [log, worker_log]
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -125,16 +146,35 @@ def server(browser_ready: None, migrated: None) -> Iterator[str]:
             time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for each in processes:
+            each.terminate()
+        for each in processes:
+            # The worker may sit out a queue poll before it stops: it holds nothing to save.
+            try:
+                each.wait(timeout=10 if each is process else 2)
+            except subprocess.TimeoutExpired:
+                each.kill()
+                each.wait()
+        MAIL_LOGS.clear()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+async def mailed_link(recipient: str, subject: str, pattern: str, within: float = 40) -> str:
+    """The first link matching `pattern` in an e-mail to `recipient` whose subject starts
+    with `subject`."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for path in MAIL_LOGS:
+            text = path.read_text(errors="replace") if path.exists() else ""
+            for message in text.split("----- e-mail ")[1:]:
+                sent_to = f"To: {recipient}\nSubject: {subject}" in message
+                if sent_to and (found := re.search(pattern, message)):
+                    return found.group(0)
+        await asyncio.sleep(0.25)
+    pytest.fail(f"no e-mail to {recipient} with a link like {pattern!r} within {within} s")
+
+
+@pytest.fixture(scope="package")
 async def browser(server: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 

@@ -123,7 +123,8 @@ async def test_visitor_registers_logs_in_finds_buys_and_reads_a_lesson(
     await expect(body).to_contain_text(f"First steps with {word}.")
     assert (await body.inner_text()).endswith("\n\n  Indented.")  # whitespace kept
     await page.goto("/#/learning")
-    await expect(page.get_by_role("link", name=course["title"])).to_be_visible()
+    courses = page.get_by_role("list", name="My courses")
+    await expect(courses.get_by_role("link", name=course["title"])).to_be_visible()
     await snap(page, "learning")
 
 

@@ -91,21 +91,23 @@ async def list_purchases(
     items, next_cursor = await service.list_purchases(
         session, user, user_id=user_id, limit=limit, cursor=cursor
     )
-    return {"items": [service.purchase_view(p) for p in items], "next_cursor": next_cursor}
+    return {"items": await service.views_for(session, user, items), "next_cursor": next_cursor}
 
 
 @router.get("/purchases/{purchase_id}", response_model=PurchaseRead)
 async def read_purchase(purchase_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
     """The owner's or an admin's; anyone else gets `404`."""
-    return service.purchase_view(await service.visible_purchase(session, purchase_id, user))
+    purchase = await service.visible_purchase(session, purchase_id, user)
+    return (await service.views_for(session, user, [purchase]))[0]
 
 
 @router.post("/purchases/{purchase_id}/refund", response_model=PurchaseRead)
 async def refund_purchase(
-    purchase_id: uuid.UUID, _admin: Admin, session: SessionDep, gateway: GatewayDep
+    purchase_id: uuid.UUID, admin: Admin, session: SessionDep, gateway: GatewayDep
 ) -> Any:
     """Refund the whole purchase and withdraw what it granted; a second refund is `409`."""
-    return service.purchase_view(await refunds.refund_purchase(session, gateway, purchase_id))
+    purchase = await refunds.refund_purchase(session, gateway, purchase_id)
+    return (await service.views_for(session, admin, [purchase]))[0]
 
 
 @router.get("/users/me/enrollments", response_model=Page[OwnedCourse], tags=["users"])

@@ -47,6 +47,14 @@ class ItemRead(BaseModel):
     refunded: bool
 
 
+class BuyerRead(BaseModel):
+    """Who bought a purchase, as admins see it."""
+
+    id: uuid.UUID
+    full_name: str | None = Field(description="Null once the account is deleted.")
+    email: str | None = Field(description="Null once the account is deleted.")
+
+
 class PurchaseRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -59,6 +67,12 @@ class PurchaseRead(BaseModel):
     items: list[ItemRead]
     created_at: datetime
     refunded_at: datetime | None
+    buyer: BuyerRead | None = Field(
+        default=None,
+        description="Who bought it: set on admins' views (`GET /purchases`, "
+        "`GET /purchases/{id}`, the refund's answer), always `null` for everyone else. "
+        "A deleted account keeps its `id`; its `full_name` and `email` are `null`.",
+    )
 
 
 class OwnedCourse(CourseRead):

@@ -17,7 +17,7 @@ from techtribe.purchases.models import (
     PurchaseItem,
     PurchaseStatus,
 )
-from techtribe.purchases.schemas import CardRead, ItemRead, PurchaseRead
+from techtribe.purchases.schemas import BuyerRead, CardRead, ItemRead, PurchaseRead
 from techtribe.users.models import Role, User
 
 
@@ -31,8 +31,14 @@ PURCHASE_ORDER = Ordering(
 )
 
 
-def purchase_view(purchase: Purchase, items: Sequence[PurchaseItem] | None = None) -> PurchaseRead:
-    """The API's view of a purchase (`items` when its lines are not loaded on it)."""
+def purchase_view(
+    purchase: Purchase,
+    items: Sequence[PurchaseItem] | None = None,
+    *,
+    buyer: User | None = None,
+) -> PurchaseRead:
+    """The API's view of a purchase (`items` when its lines are not loaded on it; `buyer`
+    only for admins' views)."""
     return PurchaseRead(
         id=purchase.id,
         user_id=purchase.user_id,
@@ -53,7 +59,29 @@ def purchase_view(purchase: Purchase, items: Sequence[PurchaseItem] | None = Non
         ],
         created_at=purchase.created_at,
         refunded_at=purchase.refunded_at,
+        buyer=None if buyer is None else buyer_view(buyer),
     )
+
+
+def buyer_view(user: User) -> BuyerRead:
+    if user.is_deleted:
+        return BuyerRead(id=user.id, full_name=None, email=None)
+    return BuyerRead(id=user.id, full_name=user.full_name, email=user.email)
+
+
+async def views_for(
+    session: AsyncSession, viewer: User, purchases: Sequence[Purchase]
+) -> list[PurchaseRead]:
+    """The views `viewer` gets of `purchases`: an admin's name each buyer (one query)."""
+    if viewer.role != Role.admin:
+        return [purchase_view(purchase) for purchase in purchases]
+    ids = {purchase.user_id for purchase in purchases}
+    users = {}
+    if ids:
+        users = {
+            user.id: user for user in await session.scalars(select(User).where(User.id.in_(ids)))
+        }
+    return [purchase_view(purchase, buyer=users.get(purchase.user_id)) for purchase in purchases]
 
 
 def money(cents: int, currency: str) -> str:

@@ -37,6 +37,7 @@ class Provider:
     client_id: str
     client_secret: SecretStr
     issuer_aliases: tuple[str, ...] = ()
+    display_name: str = ""
 
     @property
     def issuers(self) -> list[str]:
@@ -57,6 +58,7 @@ def providers_from_settings(settings: Settings) -> dict[str, Provider]:
             client_id=settings.oidc_google_client_id,
             client_secret=secret,
             issuer_aliases=aliases,
+            display_name="Google",
         )
     for name, entry in settings.oidc_providers.items():
         providers[name] = Provider(
@@ -66,6 +68,7 @@ def providers_from_settings(settings: Settings) -> dict[str, Provider]:
             client_id=entry.client_id,
             client_secret=entry.client_secret,
             issuer_aliases=tuple(entry.issuer_aliases),
+            display_name=entry.display_name or name.replace("-", " ").replace("_", " ").title(),
         )
     return providers
 
@@ -237,6 +240,10 @@ class OIDCRegistry:
             )
             for name, provider in providers_from_settings(settings).items()
         }
+
+    def providers(self) -> list[Provider]:
+        """The configured providers, in configuration order (Google first)."""
+        return [client.provider for client in self._clients.values()]
 
     def get(self, name: str) -> ProviderClient | None:
         return self._clients.get(name)

@@ -12,13 +12,19 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from techtribe.auth.dependencies import SettingsDep
 from techtribe.auth.oidc import service
 from techtribe.auth.oidc.providers import OIDCRegistry, ProviderClient
-from techtribe.auth.oidc.schemas import LoginCodeExchange
+from techtribe.auth.oidc.schemas import LoginCodeExchange, ProviderRead
 from techtribe.auth.schemas import TokenErrorResponse, TokenResponse
 from techtribe.db import SessionDep
 from techtribe.errors import NO_STORE, OAuthError
 from techtribe.openapi import PROBLEM_REF, schema_ref
 
 router = APIRouter(prefix="/auth/oidc", tags=["auth"])
+# `GET /auth/providers` lists what the routes above serve, one level up the path.
+providers_router = APIRouter(prefix="/auth", tags=["auth"])
+# The list changes only with the configuration (a restart): shared caches may keep it.
+# (A rule applying `no-store` to every `/auth/` response overrides this, and that's fine:
+# clients ask once per page view.)
+_PROVIDERS_CACHE = {"Cache-Control": "public, max-age=300"}
 
 # Redirects carry one-time values: never cached, never leaked through a Referer.
 _REDIRECT_HEADERS = {**NO_STORE, "Referrer-Policy": "no-referrer"}
@@ -182,3 +188,17 @@ async def exchange(request: Request, session: SessionDep, settings: SettingsDep)
     pair = await service.exchange_login_code(session, settings, login_code)
     content: dict[str, Any] = pair.model_dump()
     return JSONResponse(content, headers=NO_STORE)
+
+
+@providers_router.get(
+    "/providers",
+    response_model=list[ProviderRead],
+    summary="List the sign-in providers",
+    responses={200: {"description": "The configured providers; `[]` when there are none."}},
+)
+async def list_providers(request: Request, settings: SettingsDep) -> JSONResponse:
+    """The configured sign-in providers (Google, `OIDC_PROVIDERS` entries), public."""
+    registry: OIDCRegistry = request.app.state.oidc
+    providers = service.sign_in_options(registry, settings)
+    content = [provider.model_dump() for provider in providers]
+    return JSONResponse(content, headers=_PROVIDERS_CACHE)

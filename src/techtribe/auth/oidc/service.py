@@ -26,6 +26,7 @@ from techtribe.auth.models import AuthSession
 from techtribe.auth.oidc.allowlist import is_allowed
 from techtribe.auth.oidc.models import OIDCIdentity, OIDCLoginCode, OIDCState
 from techtribe.auth.oidc.providers import OIDCRegistry, ProviderClient, ProviderError
+from techtribe.auth.oidc.schemas import ProviderRead
 from techtribe.auth.schemas import TokenResponse
 from techtribe.auth.service import invalid_grant, issue_tokens, revoke_sessions
 from techtribe.config import Settings
@@ -74,6 +75,18 @@ def provider_client(registry: OIDCRegistry, name: str) -> ProviderClient:
     if client is None:
         raise UnknownProvider()
     return client
+
+
+def sign_in_options(registry: OIDCRegistry, settings: Settings) -> list[ProviderRead]:
+    """The configured providers, each with the address where a browser starts signing in."""
+    return [
+        ProviderRead(
+            name=provider.name,
+            display_name=provider.display_name,
+            authorize_url=f"{settings.public_base_url}/api/v1/auth/oidc/{provider.name}/authorize",
+        )
+        for provider in registry.providers()
+    ]
 
 
 def redirect_uri(settings: Settings, provider: str) -> str:

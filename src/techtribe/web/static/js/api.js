@@ -2,6 +2,8 @@
 // token in localStorage so a reload stays logged in. A `401 token_expired` is refreshed
 // silently once and the request retried.
 
+import { problemText } from "./words.js";
+
 const BASE = "/api/v1";
 const REFRESH_KEY = "techtribe.refresh_token";
 
@@ -11,53 +13,13 @@ const listeners = new Set();
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super(describe(status, body));
+    super(problemText(status, body));
     this.status = status;
     this.body = body || {};
     // Problem details carry `code`; the token endpoint answers RFC 6749 `error`.
     this.code = this.body.code || this.body.error || `http_${status}`;
     this.fieldErrors = Array.isArray(this.body.errors) ? this.body.errors : [];
   }
-}
-
-// Plain words for the codes people meet; the server's `detail` for the rest.
-const MESSAGES = {
-  invalid_grant: "That e-mail and password don't match an account.",
-  too_many_attempts: "Too many failed attempts. Wait a few minutes and try again.",
-  email_taken: "An account with this e-mail already exists. Try logging in instead.",
-  card_declined: "Your card was declined. Nothing was charged and nothing was bought.",
-  already_owned: "You already own this course: find it under My learning.",
-  sold_out: "This advisory slot is full.",
-  course_unavailable: "This course can't be bought right now.",
-  own_poem: "You can't rate your own poem.",
-  already_rated: "You have already rated this poem.",
-  already_reviewed: "You have already reviewed this course.",
-  already_refunded: "This purchase was already refunded.",
-  not_enrolled: "Buy the course to read its lessons.",
-  slot_overlap: "This slot overlaps another of your slots.",
-  fresh_token_required: "For your safety, log in again to do this.",
-  not_authenticated: "Please log in first.",
-  forbidden: "You are not allowed to do this.",
-  not_found: "This page doesn't exist, or you can't see it.",
-  invalid_token: "This link is invalid, expired or already used.",
-  mixed_currency: "Items in different currencies can't be paid together.",
-  payload_too_large: "That is too long to send.",
-  internal_error: "Something went wrong on our side. Please try again.",
-  concurrent_update: "Someone else changed this at the same moment. Please try again.",
-};
-
-function describe(status, body) {
-  const code = body && (body.code || body.error);
-  if (code && MESSAGES[code]) return MESSAGES[code];
-  if (code === "validation_error") {
-    // A malformed id in the address is, to a person, a page that doesn't exist.
-    const issues = Array.isArray(body.errors) ? body.errors : [];
-    if (issues.length && issues.every((issue) => issue.loc && issue.loc[0] === "path")) return MESSAGES.not_found;
-    return "Please check the highlighted fields.";
-  }
-  if (body && (body.detail || body.error_description)) return body.detail || body.error_description;
-  if (status === 0) return "The server can't be reached. Check your connection.";
-  return `The request failed (${status}).`;
 }
 
 export function onSessionChange(fn) {
@@ -184,16 +146,17 @@ export function query(params) {
   return text ? `?${text}` : "";
 }
 
-/** Whether Sign in with Google is configured: the authorize endpoint answers 404 when not. */
-export async function googleSignInUrl() {
-  const url = `${BASE}/auth/oidc/google/authorize${query({ return_to: `${location.origin}/` })}`;
-  try {
-    const response = await fetch(url, { redirect: "manual" });
-    if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) return url;
-  } catch {
-    // Not reachable: no button.
+let providers = null;
+
+/** The configured sign-in providers (`GET /auth/providers`), asked once per page load. */
+export function signInProviders() {
+  if (!providers) {
+    providers = get("/auth/providers", { auth: false }).catch(() => {
+      providers = null; // Not reachable now: the next login page asks again.
+      return [];
+    });
   }
-  return null;
+  return providers;
 }
 
 /** A key for `Idempotency-Key`: one per checkout attempt, so a double click charges once. */

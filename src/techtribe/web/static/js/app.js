@@ -6,27 +6,30 @@ import { h, mount } from "./dom.js";
 import { forgotPage, loginPage, oidcErrorText, registerPage, resetPasswordPage, verifyEmailPage } from "./pages-auth.js";
 import { adminPage, editCoursePage, teachPage } from "./pages-manage.js";
 import { poemPage, poemsPage } from "./pages-poems.js";
-import { advisoriesPage, catalogPage, checkoutPage, coursePage, instructorPage, learningPage, lessonPage } from "./pages-shop.js";
-import { flash, go, loadMe, pageTitle, session } from "./ui.js";
+import { advisoriesPage, catalogPage, checkoutPage, coursePage, instructorPage, learningPage, lessonPage, purchasePage } from "./pages-shop.js";
+import { flash, go, loadMe, pageTitle, session, setTitle } from "./ui.js";
 
+// [address, page, the menu item it belongs to, the tab's title (pages that load a name,
+// like a course's, refine it once it is known)].
 const ROUTES = [
-  [/^$/, (_, params) => catalogPage(params), "catalog"],
-  [/^courses\/([\w-]+)$/, ([id]) => coursePage(id), "catalog"],
-  [/^courses\/([\w-]+)\/lessons\/([\w-]+)$/, ([id, lesson]) => lessonPage(id, lesson), "learning"],
-  [/^instructors\/([\w-]+)$/, ([id]) => instructorPage(id), "catalog"],
-  [/^advisories$/, () => advisoriesPage(), "advisories"],
-  [/^checkout$/, (_, params) => checkoutPage(params), "catalog"],
-  [/^learning$/, () => learningPage(), "learning"],
-  [/^poems$/, (_, params) => poemsPage(params), "poems"],
-  [/^poems\/([\w-]+)$/, ([id]) => poemPage(id), "poems"],
-  [/^teach$/, () => teachPage(), "teach"],
-  [/^teach\/courses\/([\w-]+)$/, ([id]) => editCoursePage(id), "teach"],
-  [/^admin$/, () => adminPage(), "admin"],
-  [/^login$/, (_, params) => loginPage(params), "login"],
-  [/^register$/, (_, params) => registerPage(params), "register"],
-  [/^forgot-password$/, () => forgotPage(), "login"],
-  [/^reset-password$/, (_, params) => resetPasswordPage(params), "login"],
-  [/^verify-email$/, (_, params) => verifyEmailPage(params), "login"],
+  [/^$/, (_, params) => catalogPage(params), "catalog", "Courses"],
+  [/^courses\/([\w-]+)$/, ([id]) => coursePage(id), "catalog", "Course"],
+  [/^courses\/([\w-]+)\/lessons\/([\w-]+)$/, ([id, lesson]) => lessonPage(id, lesson), "learning", "Lesson"],
+  [/^instructors\/([\w-]+)$/, ([id]) => instructorPage(id), "catalog", "Instructor"],
+  [/^advisories$/, () => advisoriesPage(), "advisories", "Advisory sessions"],
+  [/^checkout$/, (_, params) => checkoutPage(params), "catalog", "Checkout"],
+  [/^learning$/, () => learningPage(), "learning", "My learning"],
+  [/^purchases\/([\w-]+)$/, ([id]) => purchasePage(id), "learning", "Purchase"],
+  [/^poems$/, (_, params) => poemsPage(params), "poems", "Poems"],
+  [/^poems\/([\w-]+)$/, ([id]) => poemPage(id), "poems", "Poem"],
+  [/^teach$/, () => teachPage(), "teach", "Teach"],
+  [/^teach\/courses\/([\w-]+)$/, ([id]) => editCoursePage(id), "teach", "Edit course"],
+  [/^admin$/, () => adminPage(), "admin", "Admin"],
+  [/^login$/, (_, params) => loginPage(params), "login", "Log in"],
+  [/^register$/, (_, params) => registerPage(params), "register", "Sign up"],
+  [/^forgot-password$/, () => forgotPage(), "login", "Forgot your password?"],
+  [/^reset-password$/, (_, params) => resetPasswordPage(params), "login", "Choose a new password"],
+  [/^verify-email$/, (_, params) => verifyEmailPage(params), "login", "Confirm your e-mail"],
 ];
 
 const main = document.getElementById("main");
@@ -40,9 +43,10 @@ function parseHash() {
 
 function render() {
   const { path, params } = parseHash();
-  for (const [pattern, page, section] of ROUTES) {
+  for (const [pattern, page, section, title] of ROUTES) {
     const match = path.match(pattern);
     if (match) {
+      setTitle(title);
       const view = page(match.slice(1), params);
       mount(main, view);
       markNav(section);
@@ -55,7 +59,10 @@ function render() {
       return;
     }
   }
+  setTitle("Page not found");
   mount(main, pageTitle("Page not found"), h("p", {}, "There is nothing at this address. ", h("a", { href: "#/" }, "Browse the courses"), "."));
+  markNav(null);
+  closeMenu();
 }
 
 function markNav(section) {
@@ -135,6 +142,7 @@ async function start() {
     render();
   });
   if (oidcError) {
+    setTitle("Log in");
     mount(main, loginPage(new URLSearchParams(), { oidcError }));
     markNav("login");
   } else {

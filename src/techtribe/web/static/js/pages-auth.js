@@ -1,8 +1,16 @@
 // Register, log in (password or Google), password reset and e-mail verification.
 
-import { googleSignInUrl, login, post } from "./api.js";
+import { login, post, query, signInProviders } from "./api.js";
 import { field, h } from "./dom.js";
 import { apiForm, flash, go, loadMe, pageTitle } from "./ui.js";
+
+const PASSWORD_RULE = "At least 8 characters, with at least one letter and one digit.";
+
+/** The same page with `next` kept, so a detour through sign-up still ends where it began. */
+function keepNext(hash, params) {
+  const next = params.get("next");
+  return next ? `${hash}?next=${encodeURIComponent(next)}` : hash;
+}
 
 function afterLogin(params) {
   const next = params.get("next");
@@ -12,11 +20,13 @@ function afterLogin(params) {
 
 export function loginPage(params, { oidcError } = {}) {
   const google = h("div", { class: "oidc", hidden: true });
-  googleSignInUrl().then((url) => {
-    if (!url) return;
+  signInProviders().then((providers) => {
+    if (!providers.length) return;
     google.append(
       h("p", { class: "divider" }, "or"),
-      h("a", { class: "button secondary google", href: url }, "Sign in with Google"),
+      providers.map((provider) =>
+        h("a", { class: "button secondary google", href: `${provider.authorize_url}${query({ return_to: `${location.origin}/` })}` }, `Sign in with ${provider.display_name}`),
+      ),
     );
     google.hidden = false;
   });
@@ -40,7 +50,7 @@ export function loginPage(params, { oidcError } = {}) {
     oidcError ? h("p", { class: "notice error", role: "alert" }, oidcError) : null,
     form,
     google,
-    h("p", { class: "muted" }, "New here? ", h("a", { href: "#/register" }, "Create an account"), " · ", h("a", { href: "#/forgot-password" }, "Forgot your password?")),
+    h("p", { class: "muted" }, "New here? ", h("a", { href: keepNext("#/register", params) }, "Create an account"), " · ", h("a", { href: "#/forgot-password" }, "Forgot your password?")),
   );
 }
 
@@ -50,7 +60,7 @@ export function registerPage(params) {
     children: [
       field("Full name", "full_name", { autocomplete: "name", required: true }),
       field("E-mail", "email", { type: "email", autocomplete: "email", required: true }),
-      field("Password", "password", { type: "password", autocomplete: "new-password", required: true }, { hint: "8 to 72 characters, with at least one letter and one digit." }),
+      field("Password", "password", { type: "password", autocomplete: "new-password", required: true }, { hint: PASSWORD_RULE }),
     ],
     action: async (values) => {
       await post("/auth/register", { ...values, email: values.email.trim() }, { auth: false });
@@ -60,7 +70,7 @@ export function registerPage(params) {
       afterLogin(params);
     },
   });
-  return h("section", { class: "narrow card" }, pageTitle("Create your account"), form, h("p", { class: "muted" }, "Already a member? ", h("a", { href: "#/login" }, "Log in")));
+  return h("section", { class: "narrow card" }, pageTitle("Create your account"), form, h("p", { class: "muted" }, "Already a member? ", h("a", { href: keepNext("#/login", params) }, "Log in")));
 }
 
 export function forgotPage() {
@@ -80,7 +90,7 @@ export function resetPasswordPage(params) {
   const form = apiForm({
     submitText: "Set new password",
     children: [
-      field("New password", "new_password", { type: "password", autocomplete: "new-password", required: true }, { hint: "8 to 72 characters, with at least one letter and one digit." }),
+      field("New password", "new_password", { type: "password", autocomplete: "new-password", required: true }, { hint: PASSWORD_RULE }),
     ],
     action: async (values) => {
       await post("/auth/password-reset/confirm", { token: params.get("token") || "", new_password: values.new_password }, { auth: false });

@@ -2,9 +2,11 @@
 // purchases and refunds, revenue, failed e-mails).
 
 import { ApiError, del, get, patch, post, query } from "./api.js";
-import { day, field, h, money, select, spinner, when } from "./dom.js";
-import { apiForm, errorBox, flash, go, isRole, messageOf, pageTitle, pager, session } from "./ui.js";
+import { day, field, h, mount, money, select, spinner, when } from "./dom.js";
+import { apiForm, errorBox, flash, go, isRole, messageOf, pageTitle, pager, session, setTitle } from "./ui.js";
 import { purchaseRow } from "./pages-shop.js";
+import { barChart } from "./chart.js";
+import { WORDS, count } from "./words.js";
 
 const LEVELS = [["beginner", "Beginner"], ["intermediate", "Intermediate"], ["advanced", "Advanced"]];
 
@@ -37,33 +39,75 @@ function rememberedCourses() {
   }
 }
 
-function totalsTable(totals, caption) {
-  if (!totals.length) return h("p", { class: "muted" }, "No sales yet.");
-  return h(
+const SERIES = [
+  ["gross_cents", "Gross"],
+  ["refunded_cents", "Refunded"],
+  ["platform_fee_cents", "Platform fee"],
+  ["instructor_share_cents", "Instructors' share"],
+];
+
+/** "2026-12" as "Dec 2026" (a calendar month, whatever the reader's time zone). */
+function monthLabel(month) {
+  const [year, number] = String(month).split("-").map(Number);
+  if (!year || !number) return String(month);
+  return new Date(Date.UTC(year, number - 1, 1)).toLocaleDateString(undefined, { month: "short", year: "numeric", timeZone: "UTC" });
+}
+
+function shortMoney(cents, currency) {
+  try {
+    const fmt = new Intl.NumberFormat(undefined, { style: "currency", currency, notation: "compact" });
+    const digits = new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+    return fmt.format(cents / 10 ** digits);
+  } catch {
+    return String(Math.round(cents / 100));
+  }
+}
+
+/**
+ * A revenue or earnings report: a chart per currency of its months, then the table with
+ * every figure (per-currency totals first). `shareLabel` names the instructors' column.
+ */
+function reportView(report, { caption, shareLabel = "Instructors' share", chartLabel }) {
+  const series = SERIES.map(([key, text]) => ({ key, label: key === "instructor_share_cents" ? shareLabel : text }));
+  const months = report.groups;
+  if (!report.currency_totals.length && !months.length) return h("p", { class: "muted" }, "No sales yet.");
+  const currencies = [...new Set(months.map((row) => row.currency))];
+  const charts = currencies.map((currency) => {
+    const rows = months.filter((row) => row.currency === currency);
+    return barChart({
+      label: `${chartLabel} (${currency})`,
+      categories: rows.map((row) => row.month),
+      categoryLabel: monthLabel,
+      series,
+      values: rows.map((row) => series.map((item) => row[item.key])),
+      format: (cents) => money(cents, currency),
+      short: (cents) => shortMoney(cents, currency),
+    });
+  });
+  const row = (head, data, attrs) =>
+    h(
+      "tr",
+      attrs,
+      h("th", { scope: "row" }, head),
+      series.map((item) => h("td", { "data-series": item.key }, money(data[item.key], data.currency))),
+    );
+  const table = h(
     "div",
     { class: "table-wrap" },
     h(
       "table",
       {},
       h("caption", {}, caption),
-      h("thead", {}, h("tr", {}, ["Period", "Gross", "Refunded", "Platform fee", "Instructors' share"].map((text) => h("th", { scope: "col" }, text)))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Period"), series.map((item) => h("th", { scope: "col" }, item.label)))),
       h(
         "tbody",
         {},
-        totals.map((row) =>
-          h(
-            "tr",
-            {},
-            h("th", { scope: "row" }, row.month || row.instructor_id || `All (${row.currency})`),
-            h("td", {}, money(row.gross_cents, row.currency)),
-            h("td", {}, money(row.refunded_cents, row.currency)),
-            h("td", {}, money(row.platform_fee_cents, row.currency)),
-            h("td", {}, money(row.instructor_share_cents, row.currency)),
-          ),
-        ),
+        report.currency_totals.map((totals) => row(`All (${totals.currency})`, totals, { "data-total": totals.currency })),
+        months.map((month) => row(`${monthLabel(month.month)}${currencies.length > 1 ? ` (${month.currency})` : ""}`, month, { "data-month": month.month, "data-currency": month.currency })),
       ),
     ),
   );
+  return [charts, table];
 }
 
 export function teachPage() {
@@ -72,10 +116,10 @@ export function teachPage() {
   const earnings = h("div", {}, spinner());
   if (me.role === "instructor") {
     get("/instructors/me/earnings?limit=10")
-      .then((report) => earnings.replaceChildren(totalsTable([...report.currency_totals, ...report.groups], "Your earnings (your share is what you keep)")))
-      .catch((error) => earnings.replaceChildren(errorBox(error)));
+      .then((report) => mount(earnings, reportView(report, { caption: "Your earnings by month (your share is what you keep)", shareLabel: "Your share", chartLabel: "Earnings by month" })))
+      .catch((error) => mount(earnings, errorBox(error)));
   } else {
-    earnings.replaceChildren(h("p", { class: "muted" }, "Admins see all revenue in the ", h("a", { href: "#/admin" }, "admin area"), "."));
+    mount(earnings, h("p", { class: "muted" }, "Admins see all revenue in the ", h("a", { href: "#/admin" }, "admin area"), "."));
   }
 
   const courses = h("ul", { class: "rows", "aria-label": "My courses" });
@@ -91,10 +135,10 @@ export function teachPage() {
       const drafts = await Promise.all(rememberedCourses().filter((id) => !seen.has(id)).map((id) => get(`/courses/${id}`).catch(() => null)));
       for (const course of drafts) if (course && !course.archived) seen.set(course.id, course);
     } catch (error) {
-      courses.replaceChildren(errorBox(error));
+      mount(courses, errorBox(error));
       return;
     }
-    if (!seen.size) courses.replaceChildren(h("li", { class: "muted" }, "No courses yet: create your first one below."));
+    if (!seen.size) mount(courses, h("li", { class: "muted" }, "No courses yet: create your first one below."));
     for (const course of seen.values()) {
       courses.appendChild(
         h(
@@ -143,7 +187,7 @@ export function teachPage() {
     (cursor) => get(`/advisories${query({ instructor_id: me.id, limit: 20, cursor })}`),
     (slot) => {
       const cancel = h("button", { type: "button", class: "small danger" }, "Cancel slot");
-      const row = h("li", { class: "row-item" }, h("div", {}, h("strong", {}, slot.topic), h("p", { class: "muted small" }, `${when(slot.starts_at)} · ${slot.duration_minutes} min · ${slot.capacity - slot.seats_left} booked of ${slot.capacity}`)), h("div", { class: "row-end" }, slot.cancelled ? h("span", { class: "badge status-refunded" }, "cancelled") : cancel));
+      const row = h("li", { class: "row-item" }, h("div", {}, h("strong", {}, slot.topic), h("p", { class: "muted small" }, `${when(slot.starts_at)} · ${slot.duration_minutes} min · ${slot.capacity - slot.seats_left} of ${count(slot.capacity, WORDS.seat)} booked`)), h("div", { class: "row-end" }, slot.cancelled ? h("span", { class: "badge status-refunded" }, "cancelled") : cancel));
       cancel.addEventListener("click", async () => {
         cancel.disabled = true;
         try {
@@ -215,10 +259,11 @@ export function editCoursePage(courseId) {
     try {
       course = await get(`/courses/${encodeURIComponent(courseId)}`);
     } catch (error) {
-      root.replaceChildren(errorBox(error));
+      mount(root, errorBox(error));
       return;
     }
     if (session.me && session.me.id === course.instructor.id) rememberCourse(course.id);
+    setTitle(`Edit: ${course.title}`, root);
     const edit = apiForm({
       submitText: "Save changes",
       children: [
@@ -261,7 +306,8 @@ export function editCoursePage(courseId) {
         go(location.hash);
       },
     });
-    root.replaceChildren(
+    mount(
+      root,
       h("p", { class: "crumbs" }, h("a", { href: "#/teach" }, "Teach"), " / ", course.title),
       pageTitle(`Edit: ${course.title}`, h("a", { class: "button secondary small", href: `#/courses/${course.id}` }, "View page")),
       h("div", { class: "card" }, edit),
@@ -280,8 +326,8 @@ export function adminPage() {
 
   const revenue = h("div", {}, spinner());
   get("/admin/revenue?group=month")
-    .then((report) => revenue.replaceChildren(totalsTable([...report.currency_totals, ...report.groups], "Revenue by month")))
-    .catch((error) => revenue.replaceChildren(errorBox(error)));
+    .then((report) => mount(revenue, reportView(report, { caption: "Revenue by month", chartLabel: "Revenue by month" })))
+    .catch((error) => mount(revenue, errorBox(error)));
 
   // Users
   let users = h("ul", { class: "rows", "aria-label": "Users" });
@@ -374,7 +420,7 @@ function userRow(user) {
   return h(
     "li",
     { class: "row-item", "data-user": user.id },
-    h("div", {}, h("strong", {}, user.full_name || "(deleted account)"), h("p", { class: "muted small" }, `${user.email || "no e-mail"} · joined ${day(user.created_at)} · ${user.poems_count} poems, ${user.ratings_count} ratings`)),
+    h("div", {}, h("strong", {}, user.full_name || "(deleted account)"), h("p", { class: "muted small" }, `${user.email || "no e-mail"} · joined ${day(user.created_at)} · ${count(user.poems_count, WORDS.poem)}, ${count(user.ratings_count, WORDS.rating)}`)),
     h("div", { class: "row-end" }, role, h("label", { class: "check" }, active, " Active"), status),
   );
 }
@@ -412,7 +458,7 @@ function outboxRow(message) {
       "div",
       {},
       h("strong", {}, message.subject || message.template || message.kind || "E-mail"),
-      h("p", { class: "muted small" }, [message.to || message.recipient, message.attempts !== undefined ? `${message.attempts} attempts` : null, message.created_at ? when(message.created_at) : null].filter(Boolean).join(" · ")),
+      h("p", { class: "muted small" }, [message.to || message.recipient, message.attempts !== undefined ? count(message.attempts, WORDS.attempt) : null, message.created_at ? when(message.created_at) : null].filter(Boolean).join(" · ")),
       message.last_error ? h("p", { class: "small error-text" }, message.last_error) : null,
     ),
     h("div", { class: "row-end" }, retry),

@@ -1,8 +1,9 @@
 // The poems corner: list with sorting, read (whitespace kept), publish, rate, see ratings.
 
 import { get, post, query } from "./api.js";
-import { day, field, h, select, spinner, stars } from "./dom.js";
-import { apiForm, errorBox, flash, go, pageTitle, pager, session } from "./ui.js";
+import { day, field, h, mount, select, spinner, stars } from "./dom.js";
+import { apiForm, errorBox, flash, go, loginHref, pageTitle, pager, session, setTitle } from "./ui.js";
+import { WORDS, count } from "./words.js";
 
 const SCORES = [["5", "5 — loved it"], ["4", "4"], ["3", "3"], ["2", "2"], ["1", "1"]];
 
@@ -13,7 +14,7 @@ function poemItem(poem) {
     h("h2", { class: "card-title" }, h("a", { href: `#/poems/${poem.id}` }, poem.title)),
     h("p", { class: "muted" }, `by ${poem.author.full_name} · ${day(poem.created_at)}`),
     h("p", { class: "poem-excerpt" }, poem.body.split("\n").slice(0, 4).join("\n")),
-    h("p", { class: "small" }, h("span", { class: "rating" }, stars(poem.average_score)), ` · ${poem.ratings_count} ${poem.ratings_count === 1 ? "rating" : "ratings"}`),
+    h("p", { class: "small" }, h("span", { class: "rating" }, stars(poem.average_score)), ` · ${count(poem.ratings_count, WORDS.rating)}`),
   );
 }
 
@@ -49,7 +50,7 @@ export function poemsPage(params) {
       }),
     );
   } else {
-    publish = h("p", { class: "muted" }, h("a", { href: "#/login?next=%23%2Fpoems" }, "Log in"), " to publish and rate poems.");
+    publish = h("p", { class: "muted" }, h("a", { href: loginHref() }, "Log in"), " to publish and rate poems.");
   }
   return h("section", {}, pageTitle("Poems", sorter), publish, list, controls);
 }
@@ -61,10 +62,10 @@ export function poemPage(poemId) {
     try {
       poem = await get(`/poems/${encodeURIComponent(poemId)}`, { auth: false });
     } catch (error) {
-      root.replaceChildren(errorBox(error));
+      mount(root, errorBox(error));
       return;
     }
-    document.title = `${poem.title} · TechTribe`;
+    setTitle(poem.title, root);
     const ratings = h("ul", { class: "ratings", "aria-label": "Ratings" });
     const { controls, next } = pager(
       (cursor) => get(`/poems/${poem.id}/ratings${query({ limit: 20, cursor })}`, { auth: false }),
@@ -75,7 +76,7 @@ export function poemPage(poemId) {
     next();
     let rate = null;
     if (!session.me) {
-      rate = h("p", { class: "muted" }, h("a", { href: `#/login?next=${encodeURIComponent(location.hash)}` }, "Log in"), " to rate this poem.");
+      rate = h("p", { class: "muted" }, h("a", { href: loginHref() }, "Log in"), " to rate this poem.");
     } else if (session.me.id !== poem.author_id) {
       rate = h(
         "div",
@@ -95,7 +96,8 @@ export function poemPage(poemId) {
         }),
       );
     }
-    root.replaceChildren(
+    mount(
+      root,
       h("p", { class: "crumbs" }, h("a", { href: "#/poems" }, "Poems"), " / ", poem.title),
       h(
         "article",
@@ -103,7 +105,7 @@ export function poemPage(poemId) {
         h("h1", { class: "poem-title" }, poem.title),
         h("p", { class: "muted" }, `by ${poem.author.full_name} · ${day(poem.created_at)}`),
         h("div", { class: "poem-body" }, poem.body),
-        h("p", { class: "poem-score" }, "Average: ", h("strong", { "data-testid": "average" }, stars(poem.average_score)), ` from ${poem.ratings_count} ${poem.ratings_count === 1 ? "rating" : "ratings"}`),
+        h("p", { class: "poem-score" }, "Average: ", h("strong", { "data-testid": "average" }, stars(poem.average_score)), ` from ${count(poem.ratings_count, WORDS.rating)}`),
       ),
       rate,
       h("h2", {}, "Ratings"),

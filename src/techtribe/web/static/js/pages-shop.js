@@ -1,8 +1,9 @@
 // Catalog, course page, lesson reader, advisories, checkout and "my learning".
 
 import { ApiError, get, newKey, post, query } from "./api.js";
-import { day, field, h, money, select, spinner, stars, when } from "./dom.js";
-import { apiForm, errorBox, flash, go, isRole, needLogin, pageTitle, pager, session } from "./ui.js";
+import { day, field, h, mount, money, select, spinner, stars, when } from "./dom.js";
+import { apiForm, errorBox, flash, go, isRole, loginHref, loginLinks, needLogin, pageTitle, pager, session, setTitle } from "./ui.js";
+import { WORDS, count, seatsLeft } from "./words.js";
 
 const LEVELS = [["", "Any level"], ["beginner", "Beginner"], ["intermediate", "Intermediate"], ["advanced", "Advanced"]];
 const SORTS = [["newest", "Newest"], ["price", "Price: low to high"], ["-price", "Price: high to low"], ["rating", "Best rated"]];
@@ -21,7 +22,7 @@ function courseCard(course) {
     h("p", { class: "muted" }, `by ${course.instructor.full_name}`),
     h("p", { class: "clamp" }, course.description),
     h("div", { class: "meta" }, h("span", { class: `badge level-${course.level}` }, course.level), course.tags.map((tag) => h("span", { class: "tag" }, tag))),
-    h("div", { class: "card-foot" }, h("strong", { class: "price" }, money(course.price_cents, course.currency)), h("span", { class: "muted" }, `${stars(course.average_score)} · ${course.reviews_count} reviews`)),
+    h("div", { class: "card-foot" }, h("strong", { class: "price" }, money(course.price_cents, course.currency)), h("span", { class: "muted" }, `${stars(course.average_score)} · ${count(course.reviews_count, WORDS.review)}`)),
   );
 }
 
@@ -87,7 +88,7 @@ export function coursePage(courseId) {
     try {
       course = await get(`/courses/${encodeURIComponent(courseId)}`);
     } catch (error) {
-      root.replaceChildren(errorBox(error));
+      mount(root, errorBox(error));
       return;
     }
     let owned = false;
@@ -95,7 +96,7 @@ export function coursePage(courseId) {
       owned = (await ownedCourseIds()).has(course.id);
     }
     const mayRead = owned || isRole("admin") || (session.me && session.me.id === course.instructor.id);
-    document.title = `${course.title} · TechTribe`;
+    setTitle(course.title, root);
     const outline = h(
       "ol",
       { class: "outline" },
@@ -107,7 +108,7 @@ export function coursePage(courseId) {
     if (owned) {
       buy = h("p", { class: "notice ok" }, "You own this course. ", course.lessons[0] ? h("a", { href: `#/courses/${course.id}/lessons/${course.lessons[0].id}` }, "Start reading") : null);
     } else if (course.published && !course.archived) {
-      buy = h("a", { class: "button", href: session.me ? `#/checkout?kind=course&id=${course.id}` : `#/login?next=${encodeURIComponent(`#/checkout?kind=course&id=${course.id}`)}` }, `Buy for ${money(course.price_cents, course.currency)}`);
+      buy = h("a", { class: "button", href: session.me ? `#/checkout?kind=course&id=${course.id}` : loginHref(`#/checkout?kind=course&id=${course.id}`) }, `Buy for ${money(course.price_cents, course.currency)}`);
     } else {
       buy = h("p", { class: "notice" }, course.archived ? "This course is archived." : "This course is a draft: only you and admins can see it.");
     }
@@ -133,7 +134,8 @@ export function coursePage(courseId) {
           },
         })
       : null;
-    root.replaceChildren(
+    mount(
+      root,
       h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Courses"), " / ", course.title),
       h(
         "div",
@@ -142,7 +144,7 @@ export function coursePage(courseId) {
           "div",
           {},
           h("h1", {}, course.title),
-          h("p", { class: "muted" }, "by ", h("a", { href: `#/instructors/${course.instructor.id}` }, course.instructor.full_name), ` · ${stars(course.average_score)} · ${course.reviews_count} reviews`),
+          h("p", { class: "muted" }, "by ", h("a", { href: `#/instructors/${course.instructor.id}` }, course.instructor.full_name), ` · ${stars(course.average_score)} · ${count(course.reviews_count, WORDS.review)}`),
           h("div", { class: "meta" }, h("span", { class: `badge level-${course.level}` }, course.level), course.tags.map((tag) => h("a", { class: "tag", href: `#/?tag=${encodeURIComponent(tag)}` }, tag))),
           h("p", { class: "prose" }, course.description),
           h("h2", {}, "Outline"),
@@ -153,7 +155,7 @@ export function coursePage(courseId) {
           reviewForm ? h("h3", {}, "Your review") : null,
           reviewForm,
         ),
-        h("aside", { class: "card buy-box" }, h("p", { class: "price big" }, money(course.price_cents, course.currency)), buy, h("p", { class: "muted small" }, `${course.lessons.length} lessons · lifetime access`)),
+        h("aside", { class: "card buy-box" }, h("p", { class: "price big" }, money(course.price_cents, course.currency)), buy, h("p", { class: "muted small" }, `${count(course.lessons.length, WORDS.lesson)} · lifetime access`)),
       ),
     );
   }
@@ -171,15 +173,17 @@ async function ownedCourseIds() {
 }
 
 export function lessonPage(courseId, lessonId) {
+  if (!session.me) return [pageTitle("Please log in"), loginLinks("Log in to read this lesson: it comes with its course.")];
   const root = h("section", { class: "reader" }, spinner());
   (async () => {
     try {
       const [course, lesson] = await Promise.all([get(`/courses/${encodeURIComponent(courseId)}`), get(`/courses/${encodeURIComponent(courseId)}/lessons/${encodeURIComponent(lessonId)}`)]);
-      document.title = `${lesson.title} · TechTribe`;
+      setTitle(lesson.title, root);
       const index = course.lessons.findIndex((item) => item.id === lesson.id);
       const prev = course.lessons[index - 1];
       const following = course.lessons[index + 1];
-      root.replaceChildren(
+      mount(
+        root,
         h("p", { class: "crumbs" }, h("a", { href: `#/courses/${course.id}` }, course.title), ` / lesson ${index + 1} of ${course.lessons.length}`),
         h("article", { class: "card lesson" }, h("h1", {}, lesson.title), h("div", { class: "prose lesson-body" }, lesson.content)),
         h(
@@ -190,7 +194,7 @@ export function lessonPage(courseId, lessonId) {
         ),
       );
     } catch (error) {
-      root.replaceChildren(errorBox(error), error.code === "not_enrolled" ? h("p", {}, h("a", { href: `#/courses/${courseId}` }, "See the course")) : null);
+      mount(root, errorBox(error), error.code === "not_enrolled" ? h("p", {}, h("a", { href: `#/courses/${courseId}` }, "See the course")) : null);
     }
   })();
   return root;
@@ -209,9 +213,9 @@ function slotItem(slot, { book = true } = {}) {
       "div",
       { class: "card-foot" },
       h("strong", { class: "price" }, money(slot.price_cents, slot.currency)),
-      h("span", { class: "muted" }, slot.cancelled ? "cancelled" : `${slot.seats_left} of ${slot.capacity} seats left`),
+      h("span", { class: "muted" }, slot.cancelled ? "cancelled" : slot.booked_at ? `You have a seat · ${seatsLeft(slot)}` : seatsLeft(slot)),
     ),
-    book && !full && !slot.cancelled ? h("a", { class: "button small", href: session.me ? `#/checkout?kind=advisory&id=${slot.id}` : `#/login?next=${encodeURIComponent(`#/checkout?kind=advisory&id=${slot.id}`)}` }, "Book") : null,
+    book && !full && !slot.cancelled ? h("a", { class: "button small", href: session.me ? `#/checkout?kind=advisory&id=${slot.id}` : loginHref(`#/checkout?kind=advisory&id=${slot.id}`) }, "Book") : null,
   );
 }
 
@@ -237,7 +241,7 @@ export function checkoutPage(params) {
     try {
       item = await get(kind === "course" ? `/courses/${encodeURIComponent(id)}` : `/advisories/${encodeURIComponent(id)}`);
     } catch (error) {
-      root.replaceChildren(pageTitle("Checkout"), errorBox(error));
+      mount(root, pageTitle("Checkout"), errorBox(error));
       return;
     }
     const title = kind === "course" ? item.title : `${item.topic} (${when(item.starts_at)})`;
@@ -282,19 +286,27 @@ export function checkoutPage(params) {
           if (error instanceof ApiError && error.status !== 0) key = newKey();
           throw error;
         }
-        root.replaceChildren(
+        mount(
+          root,
           pageTitle("Thank you!"),
           h(
             "div",
             { class: "card receipt", role: "status" },
             h("p", {}, `Paid ${money(purchase.total_cents, purchase.currency)} with ${purchase.card.brand} ending in ${purchase.card.last4}.`),
             h("ul", {}, purchase.items.map((line) => h("li", {}, line.title))),
-            h("p", {}, kind === "course" ? h("a", { class: "button", href: `#/courses/${item.id}` }, "Go to the course") : null, " ", h("a", { class: "button secondary", href: "#/learning" }, "My learning")),
+            h(
+              "p",
+              { class: "actions" },
+              kind === "course" ? h("a", { class: "button", href: `#/courses/${item.id}` }, "Go to the course") : null,
+              h("a", { class: "button secondary", href: `#/purchases/${purchase.id}` }, "See the receipt"),
+              h("a", { class: "button secondary", href: "#/learning" }, "My learning"),
+            ),
           ),
         );
       },
     });
-    root.replaceChildren(
+    mount(
+      root,
       pageTitle("Checkout"),
       h(
         "div",
@@ -350,11 +362,24 @@ export function learningPage() {
   );
 }
 
+function buyerText(buyer) {
+  if (!buyer) return null;
+  if (!buyer.full_name) return "a deleted account";
+  return buyer.email ? `${buyer.full_name} <${buyer.email}>` : buyer.full_name;
+}
+
 export function purchaseRow(purchase, extra = null) {
+  const buyer = buyerText(purchase.buyer);
   return h(
     "li",
     { class: "row-item", "data-purchase": purchase.id },
-    h("div", {}, h("strong", {}, purchase.items.map((line) => line.title).join(", ")), h("p", { class: "muted small" }, `${when(purchase.created_at)} · ${purchase.card.brand} •••• ${purchase.card.last4}`)),
+    h(
+      "div",
+      {},
+      h("strong", {}, h("a", { href: `#/purchases/${purchase.id}` }, purchase.items.map((line) => line.title).join(", "))),
+      buyer ? h("p", { class: "small buyer" }, `Bought by ${buyer}`) : null,
+      h("p", { class: "muted small" }, `${when(purchase.created_at)} · ${purchase.card.brand} •••• ${purchase.card.last4}`),
+    ),
     h("div", { class: "row-end" }, h("span", { class: `badge status-${purchase.status}` }, purchase.status), h("strong", {}, money(purchase.total_cents, purchase.currency)), extra),
   );
 }
@@ -363,14 +388,75 @@ export function instructorPage(instructorId) {
   const root = h("section", {}, spinner());
   get(`/instructors/${encodeURIComponent(instructorId)}`, { auth: false })
     .then((profile) => {
-      root.replaceChildren(
+      setTitle(profile.full_name, root);
+      mount(
+        root,
         pageTitle(profile.full_name),
         profile.specialization ? h("p", { class: "lead" }, profile.specialization) : null,
         profile.bio ? h("p", { class: "prose" }, profile.bio) : null,
         h("h2", {}, "Courses"),
-        h("ul", { class: "grid" }, (profile.courses || []).map(courseCard)),
+        profile.courses && profile.courses.length
+          ? h("ul", { class: "grid", "aria-label": `Courses by ${profile.full_name}` }, profile.courses.map(courseCard))
+          : h("p", { class: "muted empty" }, `${profile.full_name} has no published course yet.`),
       );
     })
-    .catch((error) => root.replaceChildren(errorBox(error)));
+    .catch((error) => mount(root, errorBox(error)));
+  return root;
+}
+
+/** One purchase, as its receipt: what was bought, with which card, and what became of it. */
+export function purchasePage(purchaseId) {
+  if (!session.me) return needLogin();
+  const root = h("section", { class: "purchase" }, pageTitle("Purchase"), spinner());
+  (async () => {
+    let purchase;
+    try {
+      purchase = await get(`/purchases/${encodeURIComponent(purchaseId)}`);
+    } catch (error) {
+      mount(root, pageTitle("Purchase"), errorBox(error), h("p", {}, h("a", { href: "#/learning" }, "Your purchases are under My learning"), "."));
+      return;
+    }
+    const buyer = buyerText(purchase.buyer);
+    const lines = purchase.items.map((line) =>
+      h(
+        "tr",
+        { "data-item": line.id },
+        h("th", { scope: "row" }, line.kind === "course" ? h("a", { href: `#/courses/${line.id}` }, line.title) : line.title),
+        h("td", {}, line.kind === "course" ? "Course" : "Advisory session"),
+        h("td", {}, line.refunded ? "refunded" : line.kind === "course" ? "yours to read" : h("a", { href: "#/learning" }, "see your bookings")),
+        h("td", {}, money(line.price_cents, line.currency)),
+      ),
+    );
+    mount(
+      root,
+      h("p", { class: "crumbs" }, h("a", { href: isRole("admin") && purchase.user_id !== session.me.id ? "#/admin" : "#/learning" }, isRole("admin") && purchase.user_id !== session.me.id ? "Admin" : "My learning"), " / purchase"),
+      pageTitle("Purchase", h("span", { class: `badge status-${purchase.status}` }, purchase.status)),
+      h(
+        "dl",
+        { class: "card facts" },
+        h("dt", {}, "Bought"),
+        h("dd", {}, when(purchase.created_at)),
+        buyer ? [h("dt", {}, "Buyer"), h("dd", { class: "buyer" }, buyer)] : null,
+        h("dt", {}, "Paid with"),
+        h("dd", {}, `${purchase.card.brand} ending in ${purchase.card.last4}`),
+        h("dt", {}, "Total"),
+        h("dd", {}, h("strong", {}, money(purchase.total_cents, purchase.currency))),
+        h("dt", {}, "Status"),
+        h("dd", { "data-testid": "status" }, purchase.refunded_at ? `Refunded on ${when(purchase.refunded_at)}` : "Paid"),
+      ),
+      h("h2", {}, "Items"),
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          {},
+          h("caption", {}, count(purchase.items.length, { one: "item", other: "items" })),
+          h("thead", {}, h("tr", {}, ["Item", "Kind", "Access", "Price"].map((text) => h("th", { scope: "col" }, text)))),
+          h("tbody", {}, lines),
+        ),
+      ),
+    );
+  })();
   return root;
 }

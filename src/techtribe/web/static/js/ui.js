@@ -2,6 +2,7 @@
 
 import { ApiError, get } from "./api.js";
 import { h } from "./dom.js";
+import { fieldText } from "./words.js";
 
 export const session = { me: null };
 
@@ -60,7 +61,7 @@ export function showFormError(form, error) {
       const name = fieldName(issue.loc);
       const slot = name && form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
       if (slot) {
-        slot.textContent = issue.msg.replace(/^Value error, /, "");
+        slot.textContent = fieldText(name, issue);
         slot.hidden = false;
         const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
         if (input) input.setAttribute("aria-invalid", "true");
@@ -138,14 +139,30 @@ export function pager(load, renderItems, list, { empty = "Nothing here yet." } =
   return { controls: h("div", { class: "pager" }, status, more), next };
 }
 
+/**
+ * The tab's title: the router sets each route's, pages that load a name refine it (only
+ * while `view` is still on screen: a late answer never renames the next page's tab).
+ */
+export function setTitle(text, view = null) {
+  if (view && !view.isConnected) return;
+  document.title = text ? `${text} · TechTribe` : "TechTribe";
+}
+
+/** The page's heading (the tab's title is the router's business, see `setTitle`). */
 export function pageTitle(text, ...extra) {
-  document.title = `${text} · TechTribe`;
   return h("div", { class: "page-head" }, h("h1", {}, text), extra);
 }
 
+/** `#/login?next=...`: back to `hash` (default: this page) once logged in. */
+export function loginHref(hash = location.hash, page = "login") {
+  return `#/${page}?next=${encodeURIComponent(hash)}`;
+}
+
+/** Links to log in or sign up that come back to this page. */
+export function loginLinks(why = "You need an account for this page.") {
+  return h("p", { class: "login-needed" }, `${why} `, h("a", { href: loginHref() }, "Log in"), " or ", h("a", { href: loginHref(location.hash, "register") }, "sign up"), ".");
+}
+
 export function needLogin(view) {
-  return [
-    pageTitle("Please log in"),
-    h("p", {}, "You need an account for this page. ", h("a", { href: `#/login?next=${encodeURIComponent(location.hash)}` }, "Log in"), " or ", h("a", { href: "#/register" }, "sign up"), "."),
-  ].concat(view || []);
+  return [pageTitle("Please log in"), loginLinks()].concat(view || []);
 }
