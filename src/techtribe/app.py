@@ -27,7 +27,8 @@ from techtribe.db import create_autocommit_sessionmaker, create_engine, create_s
 from techtribe.docs import mount_docs
 from techtribe.errors import install_error_handlers
 from techtribe.metrics import instrument
-from techtribe.middleware import BodySizeLimit, UnhandledErrors
+from techtribe.middleware import BodySizeLimit, StrictTransportSecurity, UnhandledErrors
+from techtribe.notifications.backlog import backlog_metrics
 from techtribe.notifications.delivery import OutboxDeliverer, Sender
 from techtribe.notifications.jobs import QueueDispatcher, make_queue
 from techtribe.notifications.router import router as outbox_router
@@ -161,13 +162,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
         )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    if settings.is_https:
+        app.add_middleware(StrictTransportSecurity)
 
     # Each router straight on the app: FastAPI matches a request against the routes of
     # every inclusion level twice, so one level less is a quarter fewer calls per request.
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)
-    instrument(app, skip=("/metrics", "/healthz", "/readyz"))
+    instrument(
+        app,
+        token=settings.metrics_token,
+        scrape=lambda: backlog_metrics(app.state.autocommit_sessionmaker),
+        skip=("/metrics", "/healthz", "/readyz"),
+    )
     mount_docs(app)
     install_openapi(app)
     mount_web(app)

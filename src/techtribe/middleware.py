@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: body size limit and the last-resort 500 problem."""
+"""Pure ASGI middleware: body size limit, the last-resort 500 problem, HSTS."""
 
 from __future__ import annotations
 
@@ -100,3 +100,28 @@ class BodySizeLimit:
             413, "payload_too_large", f"The request body is over {self.max_bytes} bytes."
         )
         await response(scope, receive, send)
+
+
+class StrictTransportSecurity:
+    """`Strict-Transport-Security` on every response: installed when PUBLIC_BASE_URL is https.
+
+    Outermost, so errors, 404s and the problems other middleware answer carry it too.
+    Browsers ignore it over plain HTTP, so a proxy terminating TLS in front is fine.
+    """
+
+    HEADER = (b"strict-transport-security", b"max-age=31536000")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), self.HEADER]
+            await send(message)
+
+        await self.app(scope, receive, sending)

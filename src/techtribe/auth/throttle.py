@@ -15,6 +15,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from techtribe.config import Settings
 from techtribe.errors import OAuthError
+from techtribe.metrics import LOGIN_THROTTLED
 
 # How long a crashed attempt's reservation outlives it (a bcrypt check takes well under 1 s).
 RESERVATION_SECONDS = 30
@@ -92,6 +93,7 @@ class LoginThrottle:
                     stats = await self._limiter.get_window_stats(item, scope, key)
                     waits.append(max(1, math.ceil(stats.reset_time - time.time())))
             if waits:
+                LOGIN_THROTTLED.inc()
                 raise OAuthError(
                     "too_many_attempts",
                     "Too many failed login attempts; try again later.",
