@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-
 from tests.catalog import course_body
 from tests.conftest import make_settings
 from tests.helpers import API, PASSWORD, bearer, set_role, unique_email
