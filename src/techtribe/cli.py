@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,10 +118,29 @@ def metrics_directory(workers: int) -> Iterator[None]:
 @app.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(help="The admin's e-mail.")],
-    password: Annotated[str, typer.Option(help="8-72 bytes, a letter and a digit.")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="8-72 bytes, a letter and a digit. Visible in shell history and `ps`: "
+            "prefer --password-stdin or the prompt."
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
     full_name: Annotated[str, typer.Option(help="Name for a new account.")] = "Administrator",
 ) -> None:
-    """Create an admin, or promote, re-activate and set the password of an existing account."""
+    """Create an admin, or promote, re-activate and set the password of an existing account.
+
+    The password comes from --password-stdin, --password, or else a prompt (typed twice,
+    not shown).
+    """
+    if password is not None and password_stdin:
+        raise typer.BadParameter("give --password or --password-stdin, not both")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         email = TypeAdapter(Email).validate_python(email)
         password = TypeAdapter(Password).validate_python(password)
