@@ -11,6 +11,7 @@ import os
 import socket
 import ssl
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -68,12 +69,12 @@ async def process(
     ready_url: str,
     verify: ssl.SSLContext | bool = True,
     graceful: bool = True,
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`techtribe <args>` running until the block ends; its output goes to a log file.
+) -> AsyncIterator[Path]:
+    """`techtribe <args>` running until the block ends; yields the file its output goes to.
 
     `graceful=False` kills it at the end: for tests that don't check how it stops.
     """
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"techtribe-test-{os.getpid()}-{args[0]}.log"  # noqa: S108
+    log = Path(tempfile.mkdtemp(prefix="techtribe-served-")) / f"{args[0]}.log"
     with log.open("wb") as output:
         proc = await asyncio.create_subprocess_exec(
             TECHTRIBE, *args, env=env, stdout=output, stderr=output
@@ -83,7 +84,7 @@ async def process(
             await wait_for(ready_url, verify=verify)
         except AssertionError:
             raise AssertionError(log.read_text(errors="replace")[-3000:]) from None
-        yield proc
+        yield log
     finally:
         if not graceful and proc.returncode is None:
             proc.kill()

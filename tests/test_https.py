@@ -3,9 +3,13 @@ address behind a trusted proxy (X-Forwarded-For)."""
 
 from __future__ import annotations
 
+import json
 import ssl
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,8 +30,14 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
+@dataclass(frozen=True)
+class Served:
+    base: str
+    log: Path
+
+
 @pytest.fixture(scope="module")
-async def https_base(migrated: None, tls: TLSFiles) -> AsyncIterator[str]:
+async def served(migrated: None, tls: TLSFiles) -> AsyncIterator[Served]:
     """A one-worker `techtribe serve` over TLS, believing X-Forwarded-For from 127.0.0.1."""
     port = free_port()
     base = f"https://127.0.0.1:{port}"
@@ -39,8 +49,14 @@ async def https_base(migrated: None, tls: TLSFiles) -> AsyncIterator[str]:
     )
     args = ("serve", "--port", str(port), "--no-migrate")
     tls_args = ("--ssl-certfile", str(tls.cert), "--ssl-keyfile", str(tls.key))
-    async with process(*args, *tls_args, env=env, ready_url=f"{base}/healthz", verify=trust(tls)):
-        yield base
+    ready = f"{base}/healthz"
+    async with process(*args, *tls_args, env=env, ready_url=ready, verify=trust(tls)) as log:
+        yield Served(base, log)
+
+
+@pytest.fixture
+def https_base(served: Served) -> str:
+    return served.base
 
 
 def trust(tls: TLSFiles) -> ssl.SSLContext:
@@ -93,8 +109,10 @@ async def test_a_client_without_our_ca_is_refused(https_base: str) -> None:
 
 
 async def test_throttling_counts_the_forwarded_client_not_the_proxy(
-    https_base: str, tls: TLSFiles
+    served: Served, tls: TLSFiles
 ) -> None:
+    https_base = served.base
+
     async def failed_login(client_address: str) -> int:
         form = {"grant_type": "password", "username": unique_email(), "password": "wrong-1"}
         response = await client.post(
@@ -112,6 +130,18 @@ async def test_throttling_counts_the_forwarded_client_not_the_proxy(
     assert within == [400] * ADDRESS_LIMIT
     assert past == 429
     assert other == 400
+    # uvicorn's access line is off; ours names the forwarded client, with its fields.
+    lines = [json.loads(line) for line in served.log.read_text().splitlines() if line[:1] == "{"]
+    access = [line for line in lines if line.get("name") == "techtribe.access"]
+    token_lines = [line for line in access if line["path"] == f"{API}/auth/token"]
+    assert {line["client"] for line in token_lines} >= {first, second}
+    assert {line["status"] for line in token_lines} >= {400, 429}
+    for line in token_lines:
+        assert line["method"] == "POST"
+        assert isinstance(line["duration_ms"], float)
+        assert len(line["request_id"]) == 32 or len(line["request_id"]) == 36
+        assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)
+    assert not any("color_message" in line or line["name"] == "uvicorn.access" for line in lines)
 
 
 async def test_no_hsts_while_the_public_base_url_is_http(client: httpx.AsyncClient) -> None:

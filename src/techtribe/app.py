@@ -26,6 +26,7 @@ from techtribe.courses.router import router as courses_router
 from techtribe.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
 from techtribe.docs import mount_docs
 from techtribe.errors import install_error_handlers
+from techtribe.logs import AccessLog
 from techtribe.metrics import instrument
 from techtribe.middleware import BodySizeLimit, StrictTransportSecurity, UnhandledErrors
 from techtribe.notifications.backlog import backlog_metrics
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
         )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    app.add_middleware(AccessLog)
     if settings.is_https:
         app.add_middleware(StrictTransportSecurity)
 

@@ -85,6 +85,7 @@ def serve(
             ssl_keyfile=ssl_keyfile,
             # A dict, not None: uvicorn applies it in each worker process as well.
             log_config=logging_config(settings),
+            access_log=False,  # techtribe.logs.AccessLog writes one with fields
         )
 
 
