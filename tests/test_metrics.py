@@ -4,6 +4,7 @@ and true counts across the workers of a real `techtribe serve`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from tests.purchasing import DECLINED_CARD, buy, card
 from tests.served import environment, free_port, process
 
 TOKEN = "scrape-" + uuid.uuid4().hex
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -247,3 +249,22 @@ async def test_worker_serves_its_metrics_behind_the_token(
     assert head.status_code == 200
     assert answered.status_code == 200
     assert "# TYPE techtribe_emails_total counter" in answered.text
+
+
+async def test_the_grafana_dashboard_queries_only_metrics_the_service_exposes(
+    guarded: FastAPI,
+) -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "techtribe.json").read_text())
+    queried = {
+        re.sub(r"_(bucket|count|sum)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(?:http|techtribe)_[a-z_]+", target["expr"])
+    }
+    async with client_for(guarded) as client:
+        text = await scrape(client)
+    exposed = set(re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE))
+    exposed |= {name.removesuffix("_total") for name in exposed}
+
+    assert len(queried) >= 10
+    assert queried <= exposed, queried - exposed
