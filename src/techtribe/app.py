@@ -26,14 +26,17 @@ from techtribe.courses.router import router as courses_router
 from techtribe.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
 from techtribe.docs import mount_docs
 from techtribe.errors import install_error_handlers
+from techtribe.logs import AccessLog
 from techtribe.metrics import instrument
 from techtribe.middleware import (
     BodySizeLimit,
     CursorKey,
     RejectNulQuery,
     SecurityHeaders,
+    StrictTransportSecurity,
     UnhandledErrors,
 )
+from techtribe.notifications.backlog import backlog_metrics
 from techtribe.notifications.delivery import OutboxDeliverer, Sender
 from techtribe.notifications.jobs import QueueDispatcher, make_queue
 from techtribe.notifications.router import router as outbox_router
@@ -173,6 +176,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
         )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    app.add_middleware(AccessLog)
+    if settings.is_https:
+        app.add_middleware(StrictTransportSecurity)
     # Outermost: every answer gets these headers, whoever made it.
     app.add_middleware(SecurityHeaders, no_store_prefixes=(f"{API_PREFIX}/auth/",))
 
@@ -181,7 +187,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)
-    instrument(app, skip=("/metrics", "/healthz", "/readyz"))
+    instrument(
+        app,
+        token=settings.metrics_token,
+        scrape=lambda: backlog_metrics(app.state.autocommit_sessionmaker),
+        skip=("/metrics", "/healthz", "/readyz"),
+    )
     mount_docs(app)
     install_openapi(app)
     mount_web(app)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +24,9 @@ from techtribe.security import hash_password
 from techtribe.users.models import Role, User
 from techtribe.users.schemas import Email, Password
 
+# Not imported from techtribe.metrics: that would import prometheus-client too early.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
 app = typer.Typer(help="TechTribe: courses, advisories and poems.", no_args_is_help=True)
 
 
@@ -32,41 +40,108 @@ def migrate() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0: all).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (default: WEB_CONCURRENCY, else 1).", min=1),
+    ] = None,
     demo: Annotated[bool, typer.Option(help="Add the demo data before serving.")] = False,
-    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply the migrations first.")
+    ] = True,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(help="Serve HTTPS with this PEM certificate (chain); needs --ssl-keyfile."),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option(help="The certificate's PEM private key.")
+    ] = None,
 ) -> None:
     """Apply migrations, then serve the API with uvicorn."""
     settings = get_settings()
     setup_logging(settings)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise typer.BadParameter("--ssl-certfile and --ssl-keyfile go together")
+    workers = workers or settings.web_concurrency
     if migrate_first:
         migrations.upgrade(settings.database_url)
     if demo:
         seed(force=False)
+    scheme = "https" if ssl_certfile else "http"
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
-    base = f"http://{shown_host}:{port}"
+    base = f"{scheme}://{shown_host}:{port}"
     typer.echo(f"TechTribe on {base}  (API docs: {base}/docs)")
-    uvicorn.run(
-        "techtribe.app:create_served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        # A dict, not None: uvicorn applies it in each worker process as well.
-        log_config=logging_config(settings),
-    )
+    with metrics_directory(workers):
+        uvicorn.run(
+            "techtribe.app:create_served_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            # A dict, not None: uvicorn applies it in each worker process as well.
+            log_config=logging_config(settings),
+            access_log=False,  # techtribe.logs.AccessLog writes one with fields
+        )
+
+
+@contextlib.contextmanager
+def metrics_directory(workers: int) -> Iterator[None]:
+    """Prometheus multiprocess mode for more than one worker (or a PROMETHEUS_MULTIPROC_DIR).
+
+    The workers are fresh interpreters that inherit the environment, so setting it here
+    comes before their import of prometheus-client. The directory is emptied first: files
+    of a previous run would add its counts to this one's.
+    """
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for leftover in directory.glob("*.db"):
+            leftover.unlink()
+        yield
+        return
+    if workers == 1:
+        yield  # one process: its own registry holds everything (and CPU, memory figures)
+        return
+    with tempfile.TemporaryDirectory(prefix="techtribe-metrics-") as temporary:
+        os.environ[MULTIPROC_ENV] = temporary
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_ENV]
 
 
 @app.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(help="The admin's e-mail.")],
-    password: Annotated[str, typer.Option(help="8-72 bytes, a letter and a digit.")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="8-72 bytes, a letter and a digit. Visible in shell history and `ps`: "
+            "prefer --password-stdin or the prompt."
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
     full_name: Annotated[str, typer.Option(help="Name for a new account.")] = "Administrator",
 ) -> None:
-    """Create an admin, or promote, re-activate and set the password of an existing account."""
+    """Create an admin, or promote, re-activate and set the password of an existing account.
+
+    The password comes from --password-stdin, --password, or else a prompt (typed twice,
+    not shown).
+    """
+    if password is not None and password_stdin:
+        raise typer.BadParameter("give --password or --password-stdin, not both")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         email = TypeAdapter(Email).validate_python(email)
         password = TypeAdapter(Password).validate_python(password)
@@ -139,6 +214,7 @@ def worker() -> None:
     from techtribe.notifications.jobs import build_worker
     from techtribe.notifications.transports import make_transport
     from techtribe.redis_client import REDIS_ERRORS
+    from techtribe.worker_metrics import with_metrics
 
     settings = get_settings()
     setup_logging(settings)
@@ -167,10 +243,10 @@ def worker() -> None:
             f"worker: queue {settings.job_queue_name}, e-mail via {settings.email_transport} "
             "(Ctrl+C to stop)"
         )
-        asyncio.run(run_queue())
+        asyncio.run(with_metrics(settings, run_queue()))
     else:
         typer.echo("worker: no REDIS_URL, sending the outbox in-process (Ctrl+C to stop)")
-        asyncio.run(run_embedded())
+        asyncio.run(with_metrics(settings, run_embedded()))
 
 
 @app.command()

@@ -262,6 +262,18 @@ class Settings(BaseSettings):
         description="`json`, `text`, or `auto` (JSON in production, text otherwise).",
     )
 
+    # `techtribe serve`: worker processes when `--workers` isn't given.
+    web_concurrency: int = Field(default=1, ge=1)
+    # Comma-separated proxy addresses (or networks, or "*") whose X-Forwarded-For and
+    # X-Forwarded-Proto uvicorn believes: the client address (login throttling) and the
+    # scheme come from there. Default: only a proxy on this machine.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # When set, /metrics (API and worker) answers only `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
+    # `techtribe worker` serves /metrics on this port (0: no listener), on this interface.
+    worker_metrics_port: int = Field(default=9100, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -348,6 +360,11 @@ class Settings(BaseSettings):
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
         return self
+
+    @property
+    def is_https(self) -> bool:
+        """Clients reach the service over HTTPS (then every answer carries HSTS)."""
+        return self.public_base_url.lower().startswith("https://")
 
     @property
     def oidc_return_prefixes(self) -> list[str]:

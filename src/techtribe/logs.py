@@ -1,34 +1,124 @@
-"""Structured logs: JSON lines in production, readable text on a laptop; request ids in both."""
+"""Structured logs: JSON lines in production, readable text on a laptop; request ids in both.
+
+Every line has an ISO 8601 UTC time. Each HTTP request gets one access line (logger
+`techtribe.access`) with `method`, `path`, `status`, `duration_ms`, `request_id` and
+`client` fields, written by `AccessLog`; uvicorn's own access line (one string, no
+duration) is off.
+"""
 
 from __future__ import annotations
 
+import logging
 import logging.config
+import time
+from datetime import UTC, datetime
 from typing import Any
 
+from asgi_correlation_id import correlation_id
+from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from techtribe.config import Settings
+
+access_log = logging.getLogger("techtribe.access")
 
 
 def setup_logging(settings: Settings) -> None:
     logging.config.dictConfig(logging_config(settings))
 
 
+def json_formatter() -> JsonFormatter:
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, message, request id,
+    and the record's extra fields (the access line's)."""
+    return JsonFormatter(
+        "%(levelname)s %(name)s %(message)s %(correlation_id)s",
+        rename_fields={"levelname": "level", "correlation_id": "request_id"},
+        timestamp="time",
+    )
+
+
+class UTCFormatter(logging.Formatter):
+    """The text format, with ISO 8601 UTC times instead of local ones."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, tz=UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class DropColor(logging.Filter):
+    """uvicorn adds a `color_message` extra with ANSI codes: never in our lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("color_message", None)
+        return True
+
+
+class SaqHousekeepingToDebug(logging.Filter):
+    """saq logs its cron sweep (enqueue, process, finish: every EMAIL_SWEEP_SECONDS) and its
+    sweeps of dead workers' jobs at INFO: demoted to DEBUG, so INFO shows the e-mails."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and "sweep" in record.getMessage().lower():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger("saq").isEnabledFor(logging.DEBUG)
+        return True
+
+
+class AccessLog:
+    """Pure ASGI: one access line per HTTP request, once its response is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app raises before answering
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            client = scope.get("client")
+            method, path = scope["method"], scope["path"]
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            # The path only: query strings can carry tokens (e-mail links).
+            access_log.info(
+                "%s %s %d %.2fms",
+                method,
+                path,
+                status,
+                duration_ms,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                    "client": client[0] if client else None,
+                    # Also set by the filter from the context; here for loggers without it.
+                    "correlation_id": correlation_id.get() or "-",
+                },
+            )
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """A `dictConfig` dict; uvicorn applies it in every worker process too."""
     formatter: dict[str, Any]
     if settings.json_logs:
-        formatter = {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
-            "rename_fields": {
-                "asctime": "time",
-                "levelname": "level",
-                "correlation_id": "request_id",
-            },
-        }
+        formatter = {"()": "techtribe.logs.json_formatter"}
     else:
         formatter = {
+            "()": "techtribe.logs.UTCFormatter",
             "format": "%(asctime)s %(levelname)-7s [%(correlation_id)s] %(name)s: %(message)s",
         }
+    level = settings.log_level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -37,25 +127,26 @@ def logging_config(settings: Settings) -> dict[str, Any]:
                 "()": "asgi_correlation_id.CorrelationIdFilter",
                 "uuid_length": 36,
                 "default_value": "-",
-            }
+            },
+            "drop_color": {"()": "techtribe.logs.DropColor"},
+            "saq_housekeeping": {"()": "techtribe.logs.SaqHousekeepingToDebug"},
         },
         "formatters": {"default": formatter},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "filters": ["correlation_id"],
+                "filters": ["correlation_id", "drop_color"],
                 "stream": "ext://sys.stderr",
             }
         },
-        "root": {"handlers": ["default"], "level": settings.log_level.upper()},
+        "root": {"handlers": ["default"], "level": level},
         "loggers": {
-            "uvicorn": {
-                "handlers": ["default"],
-                "level": settings.log_level.upper(),
-                "propagate": False,
-            },
-            "uvicorn.access": {"handlers": ["default"], "level": "INFO", "propagate": False},
-            "uvicorn.error": {"level": settings.log_level.upper()},
+            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+            # Replaced by techtribe.access (fields, duration); its errors still show.
+            "uvicorn.access": {"handlers": ["default"], "level": "WARNING", "propagate": False},
+            "uvicorn.error": {"level": level},
+            "techtribe.access": {"level": "INFO"},
+            "saq": {"filters": ["saq_housekeeping"]},
         },
     }

@@ -1,5 +1,5 @@
-"""Pure ASGI middleware: security headers, body size limit, NUL in query strings, the cursor
-key, and the last-resort 500 problem."""
+"""Pure ASGI middleware: security headers, HSTS, body size limit, NUL in query strings,
+the cursor key, and the last-resort 500 problem."""
 
 from __future__ import annotations
 
@@ -182,3 +182,28 @@ class CursorKey:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with signing_key(self.key):
             await self.app(scope, receive, send)
+
+
+class StrictTransportSecurity:
+    """`Strict-Transport-Security` on every response: installed when PUBLIC_BASE_URL is https.
+
+    Outermost, so errors, 404s and the problems other middleware answer carry it too.
+    Browsers ignore it over plain HTTP, so a proxy terminating TLS in front is fine.
+    """
+
+    HEADER = (b"strict-transport-security", b"max-age=31536000")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), self.HEADER]
+            await send(message)
+
+        await self.app(scope, receive, sending)

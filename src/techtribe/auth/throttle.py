@@ -21,6 +21,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from techtribe.config import Settings
 from techtribe.errors import OAuthError
 from techtribe.redis_client import REDIS_ERRORS, Outage
+from techtribe.metrics import LOGIN_THROTTLED
 
 # How long a crashed attempt's reservation outlives it (a bcrypt check takes well under 1 s).
 RESERVATION_SECONDS = 30
@@ -115,6 +116,7 @@ class LoginThrottle:
                 counts = self._local
                 waits = await self._admit(counts, account, address, reserved)
             if waits:
+                LOGIN_THROTTLED.inc()
                 raise OAuthError(
                     "too_many_attempts",
                     "Too many failed login attempts; try again later.",

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from techtribe.config import Settings
 from techtribe.db import utcnow
+from techtribe.metrics import EMAILS
 from techtribe.notifications.models import OutboxMessage
 from techtribe.notifications.rendering import render
 from techtribe.notifications.transports import Transport, TransportError
@@ -119,8 +120,11 @@ class Sender:
                 await self._transport.send(email)
         except Exception as exc:
             secret = email.secret if email else None
-            return await self._record_failure(message, describe(exc, secret))
+            result = await self._record_failure(message, describe(exc, secret))
+            EMAILS.labels(result.outcome.value).inc()
+            return result
         await self._record_sent(message)
+        EMAILS.labels(Outcome.sent.value).inc()
         return Result(Outcome.sent, message.attempts)
 
     async def _claim(self, message_id: uuid.UUID) -> OutboxMessage | None:

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from techtribe.purchases.payments import PaymentGateway
+from techtribe.purchases.payments.metered import MeteredGateway
 
 
 async def get_gateway(request: Request) -> PaymentGateway:
     # async: FastAPI runs a plain `def` dependency in the thread pool, on every request.
-    gateway: PaymentGateway = request.app.state.payment_gateway
-    return gateway
+    # Read at each request (tests swap it), wrapped to time each call for /metrics.
+    return MeteredGateway(request.app.state.payment_gateway)
 
 
 GatewayDep = Annotated[PaymentGateway, Depends(get_gateway)]

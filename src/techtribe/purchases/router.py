@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
+from techtribe import metrics
 from techtribe.auth.dependencies import Admin, CurrentUser, SettingsDep
 from techtribe.db import SessionDep
 from techtribe.errors import DomainError
@@ -69,9 +70,10 @@ async def create_purchase(
     key = (idempotency_key or "").strip()
     if not key or len(key) > 255 or not key.isprintable():
         raise IdempotencyKeyRequired()
-    code, answer = await checkout.checkout(
-        session, settings, gateway, buyer=user, key=key, body=body
-    )
+    with metrics.counted(metrics.PURCHASES, metrics.CHECKOUT_LATENCY, done="paid"):
+        code, answer = await checkout.checkout(
+            session, settings, gateway, buyer=user, key=key, body=body
+        )
     return JSONResponse(
         answer, status_code=code, headers={"Location": f"/api/v1/purchases/{answer['id']}"}
     )
@@ -106,7 +108,8 @@ async def refund_purchase(
     purchase_id: uuid.UUID, admin: Admin, session: SessionDep, gateway: GatewayDep
 ) -> Any:
     """Refund the whole purchase and withdraw what it granted; a second refund is `409`."""
-    purchase = await refunds.refund_purchase(session, gateway, purchase_id)
+    with metrics.counted(metrics.REFUNDS, done="refunded"):
+        purchase = await refunds.refund_purchase(session, gateway, purchase_id)
     return (await service.views_for(session, admin, [purchase]))[0]
 
 
