@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     email_verify_token_hours: int = Field(default=48, ge=1)
     password_reset_token_minutes: int = Field(default=60, ge=1)
+    # Reset e-mails per account per rolling hour; further requests answer the same, send nothing.
+    password_reset_max_per_hour: int = Field(default=3, ge=1)
 
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=100, ge=1)

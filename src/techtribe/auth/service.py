@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -291,9 +291,15 @@ async def verify_email(session: AsyncSession, token: str) -> None:
 
 async def request_password_reset(session: AsyncSession, settings: Settings, email: str) -> None:
     """Mail a reset link if the account exists; the caller answers the same either way."""
-    user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
+    # The row lock makes concurrent requests for one account (on any process) take turns,
+    # so the count below can't be read twice before either insert.
+    user = await session.scalar(
+        select(User).where(User.email == email, User.is_active.is_(True)).with_for_update()
+    )
     if user is None or user.email is None:
         return
+    if await _recent_resets(session, user) >= settings.password_reset_max_per_hour:
+        return  # the mailbox isn't flooded; the answer doesn't tell
     # Only the newest link works.
     await session.execute(
         update(OneTimeToken)
@@ -324,6 +330,20 @@ async def request_password_reset(session: AsyncSession, settings: Settings, emai
         name=user.full_name,
         valid_minutes=settings.password_reset_token_minutes,
     )
+
+
+async def _recent_resets(session: AsyncSession, user: User) -> int:
+    """Reset links issued to `user` in the last hour (spent and superseded ones too)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(OneTimeToken)
+        .where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.purpose == "password_reset",
+            OneTimeToken.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    return count or 0
 
 
 async def confirm_password_reset(
