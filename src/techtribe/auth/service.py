@@ -26,6 +26,7 @@ from techtribe.security import (
     token_digest,
     verify_password,
 )
+from techtribe.users.emails import normal_email
 from techtribe.users.models import Role, User
 
 
@@ -169,7 +170,7 @@ async def login_with_password(
     address: str,
 ) -> TokenResponse:
     """The password grant: a fresh token pair for a new login."""
-    account = email.strip().lower()
+    account = normal_email(email)
     async with throttle.attempt(account, address):
         user = await session.scalar(select(User).where(User.email == account))
         # Unknown e-mail and wrong password do the same work and give the same answer.

@@ -38,6 +38,7 @@ from techtribe.security import (
     token_digest,
     unverified_jwt_header,
 )
+from techtribe.users.emails import normal_email
 from techtribe.users.models import Role, User
 
 log = logging.getLogger("techtribe.oidc")
@@ -332,7 +333,7 @@ async def _account_for(session: AsyncSession, provider: str, claims: dict[str, A
         raise LoginFailed("email_not_verified", "the ID token carries no usable e-mail")
     if not _is_verified(claims):
         raise LoginFailed("email_not_verified", "the provider has not verified the e-mail")
-    email = email.strip().lower()
+    email = normal_email(email)
     subject: str = claims["sub"]
     try:
         # A savepoint: a racing sign-in of the same person may insert the same rows first.
