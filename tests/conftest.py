@@ -33,6 +33,9 @@ from sqlalchemy.pool import NullPool
 from techtribe.app import create_app
 from techtribe.config import Settings
 from techtribe.migrations import upgrade_engine
+from techtribe.notifications.rendering import Email
+from techtribe.notifications.transports import ConsoleTransport
+from tests.helpers import DELIVERED
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One database per run (by process id), so parallel runs on one machine don't collide.
@@ -153,6 +156,19 @@ def make_settings(**overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def record_console_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep what the console transport delivers, as an inbox would (`helpers.DELIVERED`):
+    once sent, a message's one-time link is in the e-mail only, no longer in the database."""
+    original = ConsoleTransport.send
+
+    async def send(self: ConsoleTransport, email: Email) -> None:
+        DELIVERED[email.message_id] = email
+        await original(self, email)
+
+    monkeypatch.setattr(ConsoleTransport, "send", send)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "techtribe"
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    # Encrypts the secret parts of queued e-mails (HKDF-derived key); unset: JWT_SECRET's.
+    data_encryption_key: SecretStr | None = None
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=30, ge=1)
@@ -179,6 +181,9 @@ class Settings(BaseSettings):
         secret = self.jwt_secret.get_secret_value()
         if len(secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters long")
+        data_key = self.data_encryption_key
+        if data_key is not None and len(data_key.get_secret_value()) < 32:
+            raise ValueError("DATA_ENCRYPTION_KEY must be at least 32 characters long")
         if self.environment == "production" and secret == DEV_JWT_SECRET:
             raise ValueError(
                 "ENVIRONMENT=production needs JWT_SECRET set to a random value of 32+ characters "

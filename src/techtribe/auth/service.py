@@ -17,6 +17,7 @@ from techtribe.config import Settings
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, DomainError, InvalidToken400, OAuthError, Unauthorized
 from techtribe.notifications.outbox import enqueue
+from techtribe.notifications.sealing import sealer_for
 from techtribe.security import (
     TokenError,
     decode_jwt,
@@ -243,8 +244,8 @@ async def register(
         user_id=user.id,
         subject="Welcome to TechTribe: please confirm your e-mail",
         text=f"Hello {full_name},\n\nWelcome to TechTribe! Confirm your e-mail address:\n{link}\n",
-        token=token,
-        link=link,
+        secret={"token": token, "link": link},
+        sealer=sealer_for(settings),
         name=full_name,
         valid_hours=settings.email_verify_token_hours,
     )
@@ -326,8 +327,8 @@ async def request_password_reset(session: AsyncSession, settings: Settings, emai
             f"open this link within {settings.password_reset_token_minutes} minutes:\n{link}\n\n"
             "If it wasn't you, ignore this message: your password stays as it is.\n"
         ),
-        token=token,
-        link=link,
+        secret={"token": token, "link": link},
+        sealer=sealer_for(settings),
         name=user.full_name,
         valid_minutes=settings.password_reset_token_minutes,
     )
