@@ -210,13 +210,15 @@ async def app(migrated: None, settings: Settings) -> AsyncIterator[FastAPI]:
         yield running
 
 
-def client_for(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
+def client_for(
+    app: FastAPI, address: str | None = None, base_url: str = "http://testserver"
+) -> httpx.AsyncClient:
     """An HTTP client on the ASGI app; each gets its own client address (login throttling)."""
     if address is None:
         octets = (uuid.uuid4().int % 250 for _ in range(3))
         address = "10." + ".".join(str(octet) for octet in octets)
     transport = httpx.ASGITransport(app=app, client=(address, 40000), raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
 
 
 @pytest.fixture
