@@ -34,6 +34,9 @@ from techtribe.app import create_app
 from techtribe.config import Settings
 from techtribe.errors import ERROR_CODES
 from techtribe.migrations import upgrade_engine
+from techtribe.notifications.rendering import Email
+from techtribe.notifications.transports import ConsoleTransport
+from tests.helpers import DELIVERED
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One database per run (by process id), so parallel runs on one machine don't collide.
@@ -156,6 +159,19 @@ def make_settings(**overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@pytest.fixture(autouse=True)
+def record_console_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep what the console transport delivers, as an inbox would (`helpers.DELIVERED`):
+    once sent, a message's one-time link is in the e-mail only, no longer in the database."""
+    original = ConsoleTransport.send
+
+    async def send(self: ConsoleTransport, email: Email) -> None:
+        DELIVERED[email.message_id] = email
+        await original(self, email)
+
+    monkeypatch.setattr(ConsoleTransport, "send", send)
+
+
 @pytest.fixture(scope="session")
 async def migrated() -> None:
     """The schema comes from the migrations, as in production (never `create_all`)."""
@@ -195,7 +211,9 @@ async def app(migrated: None, settings: Settings) -> AsyncIterator[FastAPI]:
         yield running
 
 
-def client_for(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
+def client_for(
+    app: FastAPI, address: str | None = None, base_url: str = "http://testserver"
+) -> httpx.AsyncClient:
     """An HTTP client on the ASGI app; each gets its own client address (login throttling)."""
     if address is None:
         octets = (uuid.uuid4().int % 250 for _ in range(3))
@@ -203,7 +221,7 @@ def client_for(app: FastAPI, address: str | None = None) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(address, 40000), raise_app_exceptions=False)
     return httpx.AsyncClient(
         transport=transport,
-        base_url="http://testserver",
+        base_url=base_url,
         event_hooks={"response": [_problem_code_is_in_the_contract]},
     )
 

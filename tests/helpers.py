@@ -14,6 +14,8 @@ from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.notifications.models import OutboxMessage
+from techtribe.notifications.rendering import Email
+from techtribe.notifications.sealing import SEALED, Sealer, opened
 from techtribe.users.models import User
 
 API = "/api/v1"
@@ -106,10 +108,27 @@ async def outbox_for(db: AsyncSession, recipient: str, kind: str) -> list[Outbox
     return list(rows)
 
 
+# E-mails the console transport delivered in this process, by outbox message id.
+DELIVERED: dict[str, Email] = {}
+# The tests' settings (`conftest.make_settings`) seal with this key.
+TEST_SEALER = Sealer("test-secret-0123456789abcdef0123456789")
+
+
+def mailed_parts(message: OutboxMessage) -> dict[str, Any]:
+    """What the recipient reads: the payload with its secret parts, while they are sealed in
+    the row (as the sender opens them), else from the e-mail delivered meanwhile."""
+    if SEALED in (message.payload or {}):
+        return opened(message.payload, TEST_SEALER)
+    delivered = DELIVERED.get(str(message.id))
+    assert delivered is not None, f"message {message.id} has no secret parts and wasn't delivered"
+    return {**message.payload, "token": delivered.secret, "text": delivered.text}
+
+
 async def mailed_token(db: AsyncSession, recipient: str, kind: str) -> str:
+    """The one-time token of the newest `kind` message to `recipient`."""
     messages = await outbox_for(db, recipient, kind)
     assert messages, f"no {kind} message for {recipient}"
-    return str(messages[-1].payload["token"])
+    return str(mailed_parts(messages[-1])["token"])
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -125,7 +125,8 @@ class Browser:
 @contextlib.asynccontextmanager
 async def browser_for(app: FastAPI, fake: FakeProvider) -> AsyncIterator[Browser]:
     async with (
-        client_for(app) as api,
+        # At PUBLIC_BASE_URL, where the provider sends it back: its cookies go along.
+        client_for(app, base_url=PUBLIC_BASE_URL) as api,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app)) as provider,
     ):
         yield Browser(api=api, provider=provider)

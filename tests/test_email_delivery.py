@@ -17,8 +17,17 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.notifications.outbox import enqueue
+from techtribe.notifications.sealing import SEALED
 from tests.conftest import client_for
-from tests.helpers import API, member, outbox_for, register, unique_email
+from tests.helpers import (
+    API,
+    assert_problem,
+    mailed_parts,
+    member,
+    outbox_for,
+    register,
+    unique_email,
+)
 from tests.mailing import (
     api_and_sender,
     mail_settings,
@@ -133,12 +142,15 @@ async def test_a_server_always_failing_ends_failed_after_the_configured_tries(
         async with api_and_sender(settings) as app, client_for(app) as client:
             await register(client, email=email)
             [queued] = await outbox_for(db, email, "welcome")
+            token = str(mailed_parts(queued)["token"])  # read before the last try erases it
             failed = await settled(db, queued.id)
 
             assert (failed.status, failed.attempts) == ("failed", 3)
             assert failed.last_error is not None
             assert "550" in failed.last_error
-            assert str(queued.payload["token"]) not in failed.last_error
+            assert token not in failed.last_error
+            # Failed for good: the link it carried is erased, never to be sent.
+            assert SEALED not in failed.payload
             assert inbox.refused.count(email) == 3
             assert inbox.to(email) == []
             await asyncio.sleep(1)
@@ -152,22 +164,45 @@ async def test_admin_retry_sends_a_failed_message_again(migrated: None, db: Asyn
         settings = mail_settings(port, email_max_attempts=2)
         async with api_and_sender(settings) as app, client_for(app) as client:
             admin = await member(client, db, role="admin")
-            await register(client, email=email)
-            [queued] = await outbox_for(db, email, "welcome")
-            assert (await settled(db, queued.id)).status == "failed"
+            notice = await enqueue(
+                db, kind="notice", recipient=email, subject="A notice", text="Hello,\n\nNews.\n"
+            )
+            await db.commit()
+            assert (await settled(db, notice.id)).status == "failed"
             listed = await client.get(f"{API}/admin/outbox?status=failed", headers=admin.headers)
-            assert str(queued.id) in {item["id"] for item in listed.json()["items"]}
+            assert str(notice.id) in {item["id"] for item in listed.json()["items"]}
 
             del inbox.rules[email]  # the mailbox works again
             retried = await client.post(
-                f"{API}/admin/outbox/{queued.id}/retry", headers=admin.headers
+                f"{API}/admin/outbox/{notice.id}/retry", headers=admin.headers
             )
             assert retried.status_code == 200, retried.text
             assert (retried.json()["status"], retried.json()["attempts"]) == ("pending", 0)
-            sent = await settled(db, queued.id)
+            sent = await settled(db, notice.id)
 
             assert (sent.status, sent.attempts) == ("sent", 1)
             assert len(inbox.to(email)) == 1
+
+
+async def test_a_failed_message_whose_link_was_erased_is_not_retried(
+    migrated: None, db: AsyncSession
+) -> None:
+    async with smtp_server() as (inbox, port):
+        email = unique_email()
+        inbox.fail(email, times=-1, reply="550 5.1.1 Mailbox unavailable")
+        settings = mail_settings(port, email_max_attempts=1)
+        async with api_and_sender(settings) as app, client_for(app) as client:
+            admin = await member(client, db, role="admin")
+            await register(client, email=email)
+            [welcome] = await outbox_for(db, email, "welcome")
+            assert (await settled(db, welcome.id)).status == "failed"
+
+            retried = await client.post(
+                f"{API}/admin/outbox/{welcome.id}/retry", headers=admin.headers
+            )
+
+            assert_problem(retried, 409, "secret_erased")
+            assert (await row(db, welcome.id)).status == "failed"
 
 
 async def test_rows_pending_before_the_sender_starts_go_out_at_start(

@@ -6,11 +6,13 @@ import asyncio
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -87,3 +89,65 @@ async def test_models_and_migrations_agree(scratch_url: str) -> None:
     diff = await inspect_db(scratch_url, schema_diff)
 
     assert diff == [], f"models and migrations differ (write a migration): {diff}"
+
+
+async def test_email_normal_form_migration_normalises_stored_addresses_but_never_merges(
+    scratch_url: str,
+) -> None:
+    await alembic("downgrade", scratch_url, "base")
+    await alembic("upgrade", scratch_url, "0007")
+    nfc, nfd = "jos\u00e9@example.com", "jose\u0301@example.com"
+    rows = {
+        uuid.uuid4(): nfd,  # an OIDC account stored decomposed
+        uuid.uuid4(): "ana@xn--bcher-kva.de",  # and with an ASCII-encoded domain
+        uuid.uuid4(): "ren\u00e9@example.com",  # already normal
+    }
+    twin, twin_of = uuid.uuid4(), uuid.uuid4()
+    rows[twin_of], rows[twin] = "zo\u00eb@example.com", "zoe\u0308@example.com"
+    users = sa.table(
+        "users",
+        sa.column("id", sa.Uuid()),
+        sa.column("email", sa.String()),
+        sa.column("full_name", sa.String()),
+        sa.column("role", sa.String()),
+        sa.column("is_active", sa.Boolean()),
+        sa.column("email_verified", sa.Boolean()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("updated_at", sa.DateTime(timezone=True)),
+    )
+    now = datetime.now(UTC)
+    engine = create_async_engine(scratch_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                users.insert(),
+                [
+                    {
+                        "id": user_id,
+                        "email": email,
+                        "full_name": "M",
+                        "role": "student",
+                        "is_active": True,
+                        "email_verified": True,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for user_id, email in rows.items()
+                ],
+            )
+        await alembic("upgrade", scratch_url, "head")
+        async with engine.connect() as connection:
+            stored = dict((await connection.execute(sa.select(users.c.id, users.c.email))).all())
+    finally:
+        await engine.dispose()
+
+    assert sorted(stored.values()) == sorted(
+        [
+            nfc,
+            "ana@b\u00fccher.de",
+            "ren\u00e9@example.com",
+            "zo\u00eb@example.com",
+            "zoe\u0308@example.com",
+        ]
+    )
+    assert stored[twin] == rows[twin]  # its normal form was taken: left for a person to merge

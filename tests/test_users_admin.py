@@ -17,7 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from techtribe.users.models import User
 from techtribe.users.service import USER_SORTS
 from tests.cursors import signed_cursor
-from tests.helpers import API, Member, assert_problem, bearer, member, register, unique_email
+from tests.helpers import (
+    API,
+    Member,
+    assert_oauth_error,
+    assert_problem,
+    assert_unauthorized,
+    bearer,
+    login,
+    member,
+    refresh,
+    register,
+    unique_email,
+)
 
 MEMBERS = 25
 NOON = "2026-01-01T12:00:00+00:00"
@@ -439,3 +451,93 @@ async def test_patch_of_a_deleted_member_is_404_and_does_not_revive_them(
     )
 
     assert_problem(response, 404, "not_found")
+
+
+# --- admins and their own powers (fresh tokens, no self-changes, revocation) ----------
+
+
+async def test_patch_user_with_a_refreshed_admin_token_is_401_fresh_token_required(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    admin = await member(client, db, role="admin")
+    ada = await member(client, db)
+    refreshed = await refresh(client, admin.refresh)
+    assert refreshed.status_code == 200, refreshed.text
+
+    response = await client.patch(
+        f"{API}/users/{ada.id}",
+        json={"role": "admin"},
+        headers=bearer(refreshed.json()["access_token"]),
+    )
+
+    assert_unauthorized(response, "fresh_token_required")
+    stored = await client.get(f"{API}/users/{ada.id}", headers=admin.headers)
+    assert stored.json()["role"] == "student"
+
+
+@pytest.mark.parametrize("change", [{"role": "student"}, {"is_active": False}])
+async def test_admin_changing_their_own_role_or_activation_is_409_cannot_change_self(
+    client: httpx.AsyncClient, db: AsyncSession, change: dict[str, Any]
+) -> None:
+    admin = await member(client, db, role="admin")
+
+    response = await client.patch(f"{API}/users/{admin.id}", json=change, headers=admin.headers)
+
+    assert_problem(response, 409, "cannot_change_self")
+    me = await client.get(f"{API}/users/me", headers=admin.headers)
+    assert (me.status_code, me.json()["role"]) == (200, "admin")
+    assert (await client.get(f"{API}/users", headers=admin.headers)).status_code == 200
+
+
+async def test_admin_sending_their_own_unchanged_role_is_not_a_change(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    admin = await member(client, db, role="admin")
+
+    response = await client.patch(
+        f"{API}/users/{admin.id}", json={"role": "admin", "is_active": True}, headers=admin.headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["role"], response.json()["is_active"]) == ("admin", True)
+
+
+async def test_another_admin_may_demote_an_admin(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    admin = await member(client, db, role="admin")
+    other = await member(client, db, role="admin")
+
+    response = await client.patch(
+        f"{API}/users/{admin.id}", json={"role": "student"}, headers=other.headers
+    )
+
+    assert (response.status_code, response.json()["role"]) == (200, "student")
+
+
+async def test_deactivation_revokes_every_session_and_reactivation_does_not_revive_them(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    admin = await member(client, db, role="admin")
+    ada = await member(client, db)
+    second = await login(client, ada.email)
+
+    off = await client.patch(
+        f"{API}/users/{ada.id}", json={"is_active": False}, headers=admin.headers
+    )
+    assert off.status_code == 200, off.text
+    assert_oauth_error(await refresh(client, second["refresh_token"]), "invalid_grant")
+    on = await client.patch(
+        f"{API}/users/{ada.id}", json={"is_active": True}, headers=admin.headers
+    )
+    assert (on.status_code, on.json()["is_active"]) == (200, True)
+
+    for access in (ada.access, second["access_token"]):
+        assert_unauthorized(
+            await client.get(f"{API}/users/me", headers=bearer(access)), "token_revoked"
+        )
+    for refresh_token in (ada.refresh, second["refresh_token"]):
+        assert_oauth_error(await refresh(client, refresh_token), "invalid_grant")
+    fresh = await login(client, ada.email)
+    me = await client.get(f"{API}/users/me", headers=bearer(fresh["access_token"]))
+    assert (me.status_code, me.json()["id"]) == (200, ada.id)

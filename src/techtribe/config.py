@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         'print(secrets.token_urlsafe(48))"`). The default is a public development value, '
         "refused in production; an empty value counts as unset.",
     )
+    data_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Key (32+ characters) that encrypts the secret parts of queued e-mails "
+        "(one-time links), through HKDF. Unset: derived from `JWT_SECRET`.",
+    )
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field(
         default="HS256", description="HMAC algorithm of the tokens."
     )
@@ -95,6 +100,12 @@ class Settings(BaseSettings):
     )
     password_reset_token_minutes: int = Field(
         default=60, ge=1, description="Lifetime of the password reset link."
+    )
+    password_reset_max_per_hour: int = Field(
+        default=3,
+        ge=1,
+        description="Password-reset e-mails per account per rolling hour; further requests "
+        "answer the same `202` and send nothing.",
     )
 
     login_max_failures_per_account: int = Field(
@@ -354,6 +365,9 @@ class Settings(BaseSettings):
         secret = self.jwt_secret.get_secret_value()
         if len(secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters long")
+        data_key = self.data_encryption_key
+        if data_key is not None and len(data_key.get_secret_value()) < 32:
+            raise ValueError("DATA_ENCRYPTION_KEY must be at least 32 characters long")
         if self.environment == "production" and secret == DEV_JWT_SECRET:
             raise ValueError(
                 "ENVIRONMENT=production needs JWT_SECRET set to a random value of 32+ characters "

@@ -41,12 +41,26 @@ async def test_unknown_kids_refetch_the_keys_at_most_once_per_interval(migrated:
     async with oidc_app(fake, settings) as app, browser_for(app, fake) as browser:
         await browser.tokens()
         fake.rotate_key()
+        await browser.tokens()  # the one refetch of the hour
+        fake.rotate_key()
 
         for _ in range(3):
             location = await browser.sign_in()
             assert location == f"{RETURN_TO}#error=invalid_id_token"
 
-    assert fake.hits["jwks"] == 1
+    assert fake.hits["jwks"] == 2
+
+
+async def test_rotation_right_after_the_first_fetch_is_seen_at_once(migrated: None) -> None:
+    # The default interval (60 s) bounds refetches; the first fetch isn't one.
+    fake = FakeProvider()
+    async with oidc_app(fake, oidc_settings()) as app, browser_for(app, fake) as browser:
+        await browser.tokens()
+        fake.rotate_key(keep_old=False)
+
+        await browser.tokens()
+
+    assert fake.hits["jwks"] == 2
 
 
 async def test_known_kid_after_a_refetch_signs_in(migrated: None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 import pytest
@@ -354,3 +355,15 @@ async def test_password_less_account_sets_a_password_through_the_reset_flow(
     await login(browser.api, fake.email, "brand-new-pass-9")
     # Google still works too.
     await browser.tokens()
+
+
+async def test_provider_email_in_another_unicode_form_finds_the_account(
+    browser: Browser, fake: FakeProvider
+) -> None:
+    composed = f"zo\u00eb-{uuid.uuid4().hex[:8]}@example.com"
+    user = await register(browser.api, email=composed)
+    fake.email = unicodedata.normalize("NFD", composed)
+
+    tokens = await browser.tokens()
+
+    assert (await me(browser, tokens["access_token"]))["id"] == user["id"]

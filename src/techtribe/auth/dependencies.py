@@ -104,6 +104,13 @@ async def current_user_fresh(ctx: AuthDep) -> User:
     return ctx.user
 
 
+async def fresh_admin(ctx: AuthDep) -> User:
+    """An admin (as stored now) holding a fresh token: for changes to other members' powers."""
+    if ctx.user.role != Role.admin:
+        raise Forbidden("Only admin accounts may do this.")
+    return await current_user_fresh(ctx)
+
+
 def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """The caller's role as stored now (not as the token says) must be one of `roles`."""
 
@@ -122,4 +129,5 @@ CurrentReader = Annotated[User, Depends(reader_auth)]
 FreshUser = Annotated[User, Depends(current_user_fresh)]
 OptionalAuth = Annotated[AuthContext | None, Depends(optional_auth)]
 Admin = Annotated[User, Depends(require_role(Role.admin))]
+FreshAdmin = Annotated[User, Depends(fresh_admin)]
 Instructor = Annotated[User, Depends(require_role(Role.instructor, Role.admin))]

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from techtribe.config import Settings
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, DomainError, InvalidToken400, OAuthError, Unauthorized
 from techtribe.notifications.outbox import enqueue
+from techtribe.notifications.sealing import sealer_for
 from techtribe.security import (
     TokenError,
     decode_jwt,
@@ -26,6 +27,7 @@ from techtribe.security import (
     token_digest,
     verify_password,
 )
+from techtribe.users.emails import normal_email
 from techtribe.users.models import Role, User
 
 
@@ -169,7 +171,7 @@ async def login_with_password(
     address: str,
 ) -> TokenResponse:
     """The password grant: a fresh token pair for a new login."""
-    account = email.strip().lower()
+    account = normal_email(email)
     async with throttle.attempt(account, address) as attempt:
         user = await session.scalar(select(User).where(User.email == account))
         # Unknown e-mail and wrong password do the same work and give the same answer.
@@ -242,8 +244,8 @@ async def register(
         user_id=user.id,
         subject="Welcome to TechTribe: please confirm your e-mail",
         text=f"Hello {full_name},\n\nWelcome to TechTribe! Confirm your e-mail address:\n{link}\n",
-        token=token,
-        link=link,
+        secret={"token": token, "link": link},
+        sealer=sealer_for(settings),
         name=full_name,
         valid_hours=settings.email_verify_token_hours,
     )
@@ -291,9 +293,15 @@ async def verify_email(session: AsyncSession, token: str) -> None:
 
 async def request_password_reset(session: AsyncSession, settings: Settings, email: str) -> None:
     """Mail a reset link if the account exists; the caller answers the same either way."""
-    user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
+    # The row lock makes concurrent requests for one account (on any process) take turns,
+    # so the count below can't be read twice before either insert.
+    user = await session.scalar(
+        select(User).where(User.email == email, User.is_active.is_(True)).with_for_update()
+    )
     if user is None or user.email is None:
         return
+    if await _recent_resets(session, user) >= settings.password_reset_max_per_hour:
+        return  # the mailbox isn't flooded; the answer doesn't tell
     # Only the newest link works.
     await session.execute(
         update(OneTimeToken)
@@ -319,11 +327,25 @@ async def request_password_reset(session: AsyncSession, settings: Settings, emai
             f"open this link within {settings.password_reset_token_minutes} minutes:\n{link}\n\n"
             "If it wasn't you, ignore this message: your password stays as it is.\n"
         ),
-        token=token,
-        link=link,
+        secret={"token": token, "link": link},
+        sealer=sealer_for(settings),
         name=user.full_name,
         valid_minutes=settings.password_reset_token_minutes,
     )
+
+
+async def _recent_resets(session: AsyncSession, user: User) -> int:
+    """Reset links issued to `user` in the last hour (spent and superseded ones too)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(OneTimeToken)
+        .where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.purpose == "password_reset",
+            OneTimeToken.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    return count or 0
 
 
 async def confirm_password_reset(

@@ -42,6 +42,10 @@ class NotEnrolled(Forbidden):
     code, detail_text = "not_enrolled", "Only students enrolled in this course may do this."
 
 
+class OwnCourse(Forbidden):
+    code, detail_text = "own_course", "Instructors can't review their own course."
+
+
 class AlreadyReviewed(Conflict):
     code, detail_text = "already_reviewed", "You have already reviewed this course."
 
@@ -198,7 +202,17 @@ async def add_review(
     session: AsyncSession, course: Course, *, author: User, score: int, comment: str
 ) -> Review:
     """One review per enrolled student; the course's score changes in the same transaction."""
-    if not await is_enrolled(session, author.id, course.id):
+    if course.instructor_id == author.id:
+        # Even if they own it some other way (bought at price 0, granted by an admin).
+        raise OwnCourse()
+    # The enrollment row stays locked until the review commits: a refund racing this one
+    # deletes the enrollment after it, then sees the review and takes it away too.
+    enrolled = await session.scalar(
+        select(Enrollment.user_id)
+        .where(Enrollment.user_id == author.id, Enrollment.course_id == course.id)
+        .with_for_update()
+    )
+    if enrolled is None:
         raise NotEnrolled("Only students enrolled in this course may review it.")
     review = Review(course_id=course.id, user_id=author.id, score=score, comment=comment)
     session.add(review)
@@ -220,6 +234,36 @@ async def add_review(
     )
     review.author = author
     return review
+
+
+async def withdraw_review(
+    session: AsyncSession, *, user_id: uuid.UUID, course_id: uuid.UUID
+) -> None:
+    """A refunded buyer's review stops counting: it goes, and the course's score with it.
+
+    Buying the course again lets them review it again (the unique pair is free).
+    """
+    removed = await session.scalar(
+        delete(Review)
+        .where(Review.user_id == user_id, Review.course_id == course_id)
+        .returning(Review.score)
+    )
+    if removed is None:
+        return
+    remaining = Course.reviews_count - 1
+    await session.execute(
+        update(Course)
+        .where(Course.id == course_id)
+        .values(
+            reviews_count=remaining,
+            rating_sum=Course.rating_sum - removed,
+            # 0 once no review is left, like a course never reviewed.
+            rating_avg=func.coalesce(
+                cast(Course.rating_sum - removed, SAFloat) / func.nullif(remaining, 0), 0.0
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 REVIEW_ORDER = Ordering(

@@ -30,6 +30,7 @@ from techtribe.db import utcnow
 from techtribe.metrics import EMAILS
 from techtribe.notifications.models import OutboxMessage
 from techtribe.notifications.rendering import render
+from techtribe.notifications.sealing import SEALED, erased, opened, sealer_for
 from techtribe.notifications.transports import Transport, TransportError
 
 log = logging.getLogger("techtribe.outbox")
@@ -113,7 +114,12 @@ class Sender:
             return Result(Outcome.skipped)
         email = None
         try:
-            email = render(message, sender=settings.email_from, base_url=settings.public_base_url)
+            email = render(
+                message,
+                sender=settings.email_from,
+                base_url=settings.public_base_url,
+                payload=opened(message.payload or {}, sealer_for(settings)),
+            )
             # The transports have their own timeouts; this one also bounds a stuck one, so
             # a send never outlives the lease (twice the send timeout).
             async with asyncio.timeout(settings.email_send_timeout_seconds + 1):
@@ -148,7 +154,7 @@ class Sender:
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == message.id, OutboxMessage.status == "pending")
-                .values(status="sent", sent_at=utcnow(), locked_until=None)
+                .values(status="sent", sent_at=utcnow(), locked_until=None, **_erasure(message))
                 .execution_options(**NO_SYNC)
             )
         log.info("outbox message %s (%s) delivered", message.id, message.kind)
@@ -161,6 +167,7 @@ class Sender:
         values: dict[str, object] = {"last_error": error, "locked_until": None}
         if final:
             values["status"] = "failed"
+            values.update(_erasure(message))
         else:
             values["next_attempt_at"] = next_attempt_at
         async with self._sessionmaker() as session, session.begin():
@@ -193,6 +200,12 @@ class Sender:
             error,
         )
         return Result(Outcome.retry, attempts, next_attempt_at)
+
+
+def _erasure(message: OutboxMessage) -> dict[str, object]:
+    """The change that drops a finished message's sealed parts: nobody needs them again."""
+    payload = message.payload or {}
+    return {"payload": erased(payload)} if SEALED in payload else {}
 
 
 class Dispatcher(Protocol):

@@ -60,9 +60,18 @@ def _link(kind: str, payload: dict[str, Any], base_url: str) -> str:
     return f"{base_url}/"
 
 
-def render(message: OutboxMessage, *, sender: str, base_url: str) -> Email:
-    """The e-mail for an outbox row; an unknown kind or a broken payload gets the plain text."""
-    payload = dict(message.payload or {})
+def render(
+    message: OutboxMessage,
+    *,
+    sender: str,
+    base_url: str,
+    payload: dict[str, Any] | None = None,
+) -> Email:
+    """The e-mail for an outbox row; an unknown kind or a broken payload gets the plain text.
+
+    `payload`: the row's payload with its sealed parts opened, when it has any.
+    """
+    payload = dict(message.payload or {}) if payload is None else payload
     context: dict[str, Any] = {
         "subject": message.subject,
         "base_url": base_url,

@@ -11,6 +11,7 @@ from techtribe.db import utcnow
 from techtribe.errors import Conflict, NotFound
 from techtribe.notifications.models import OutboxMessage
 from techtribe.notifications.schemas import OutboxStatus
+from techtribe.notifications.sealing import ERASED
 from techtribe.pagination import Key, Ordering, paginate
 
 NEWEST = Ordering(
@@ -31,6 +32,14 @@ class NotFailed(Conflict):
     detail_text = "Only a failed message can be retried."
 
 
+class SecretErased(Conflict):
+    code = "secret_erased"
+    detail_text = (
+        "This message carried a one-time link, erased when it failed; the member can ask "
+        "for a new one."
+    )
+
+
 async def list_messages(
     session: AsyncSession, *, status: OutboxStatus | None, limit: int, cursor: str | None
 ) -> tuple[list[OutboxMessage], str | None]:
@@ -47,6 +56,8 @@ async def retry(session: AsyncSession, message_id: uuid.UUID) -> OutboxMessage:
         raise MessageNotFound()
     if message.status != "failed":
         raise NotFailed()
+    if (message.payload or {}).get(ERASED):
+        raise SecretErased()
     message.status = "pending"
     message.attempts = 0
     message.next_attempt_at = utcnow()

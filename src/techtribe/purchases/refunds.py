@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from techtribe.advisories.models import AdvisorySlot, Booking
 from techtribe.courses.models import Enrollment
+from techtribe.courses.service import withdraw_review
 from techtribe.db import utcnow
 from techtribe.notifications.outbox import enqueue
 from techtribe.purchases.models import (
@@ -89,7 +90,8 @@ async def refund_bookings(
 
 
 async def _withdraw(session: AsyncSession, purchase: Purchase, items: list[PurchaseItem]) -> None:
-    """Take back what refunded lines granted: the enrollment, or the seat."""
+    """Take back what refunded lines granted: the enrollment (and the review it allowed), or
+    the seat."""
     now = utcnow()
     for item in items:
         item.refunded_at = now
@@ -100,6 +102,7 @@ async def _withdraw(session: AsyncSession, purchase: Purchase, items: list[Purch
                     Enrollment.user_id == purchase.user_id, Enrollment.course_id == item.course_id
                 )
             )
+            await withdraw_review(session, user_id=purchase.user_id, course_id=item.course_id)
         elif item.slot_id is not None:
             removed = await session.execute(
                 delete(Booking).where(

@@ -27,7 +27,8 @@ class User(UUIDPk, Timestamps, Base):
         Index("ix_users_role", "role"),
     )
 
-    # Lower-cased on the way in; NULL once the account is deleted (the address may register again).
+    # In `normal_email`'s form (NFC, lower case); NULL once the account is deleted (the
+    # address may register again).
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     # NULL for a deleted account (and, later, for accounts that only sign in with a provider).
     password_hash: Mapped[str | None] = mapped_column(String(255))

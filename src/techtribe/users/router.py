@@ -13,6 +13,7 @@ from techtribe.auth.dependencies import (
     AuthDep,
     CurrentReader,
     CurrentUser,
+    FreshAdmin,
     FreshUser,
     SettingsDep,
 )
@@ -93,14 +94,12 @@ async def read_user(user_id: uuid.UUID, _: Admin, session: SessionDep) -> Any:
 
 @router.patch("/users/{user_id}", response_model=UserAdminRead)
 async def update_user(
-    user_id: uuid.UUID, body: AdminUserUpdate, _: Admin, session: SessionDep
+    user_id: uuid.UUID, body: AdminUserUpdate, admin: FreshAdmin, session: SessionDep
 ) -> Any:
-    """Change a member's role or (de)activate them; a deactivated member is out at once."""
-    user = await service.get_live_user(session, user_id)
+    """Change a member's role or (de)activate them; needs a fresh token. A deactivated
+    member is out at once, for good: reactivation doesn't bring their old logins back."""
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-    service.update_fields(user, changes)
-    await session.flush()
-    return user
+    return await service.admin_update(session, admin=admin, user_id=user_id, changes=changes)
 
 
 @router.get("/instructors/{user_id}", response_model=InstructorProfile, tags=["instructors"])

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 
 from techtribe.courses.schemas import CourseRead
 from techtribe.inputs import RequestBody
+from techtribe.users.emails import normal_email
 from techtribe.users.models import Role
 
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -18,11 +19,8 @@ Bio = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Specialization = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
-def _lower(value: str) -> str:
-    return value.lower()
-
-
-Email = Annotated[EmailStr, AfterValidator(_lower)]
+# Stored and compared in one form only (see `normal_email`).
+Email = Annotated[EmailStr, AfterValidator(normal_email)]
 
 
 def _password_rules(value: str) -> str:

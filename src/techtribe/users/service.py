@@ -12,7 +12,7 @@ from techtribe.auth.models import OneTimeToken
 from techtribe.auth.oidc.models import OIDCIdentity, OIDCLoginCode
 from techtribe.auth.service import revoke_sessions
 from techtribe.db import utcnow
-from techtribe.errors import NotFound
+from techtribe.errors import Conflict, NotFound
 from techtribe.notifications.models import OutboxMessage
 from techtribe.pagination import Key, Ordering, paginate
 from techtribe.poems.service import remove_member_content
@@ -35,6 +35,14 @@ class UserNotFound(NotFound):
     detail_text = "No such user."
 
 
+class CannotChangeSelf(Conflict):
+    code = "cannot_change_self"
+    detail_text = (
+        "Admins can't change their own role or activation: another admin must "
+        "(or `techtribe create-admin`)."
+    )
+
+
 def update_fields(target: Any, changes: dict[str, Any]) -> None:
     for name, value in changes.items():
         setattr(target, name, value)
@@ -44,6 +52,25 @@ async def get_live_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     user = await session.get(User, user_id)
     if user is None or user.is_deleted:
         raise UserNotFound()
+    return user
+
+
+async def admin_update(
+    session: AsyncSession, *, admin: User, user_id: uuid.UUID, changes: dict[str, Any]
+) -> User:
+    """An admin changes a member's `role` / `is_active`.
+
+    An admin can't lock themselves out (the last admin would need the command line). A
+    value equal to the current one is not a change, so a client may send the whole form.
+    Deactivation revokes every login of the member: their tokens stay dead afterwards.
+    """
+    user = await get_live_user(session, user_id)
+    if user.id == admin.id and any(getattr(user, name) != value for name, value in changes.items()):
+        raise CannotChangeSelf()
+    if changes.get("is_active") is False:
+        await revoke_sessions(session, user.id, reason="deactivated")
+    update_fields(user, changes)
+    await session.flush()
     return user
 
 

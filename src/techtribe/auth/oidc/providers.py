@@ -3,7 +3,8 @@
 Each provider's discovery document is fetched once and cached; its JWKS too, refetched
 when an ID token names a key we don't know (key rotation), but at most once every
 `OIDC_JWKS_MIN_REFRESH_SECONDS`, so tokens with made-up `kid`s can't make us hammer the
-provider. Every call has a deadline (`OIDC_HTTP_TIMEOUT_SECONDS`).
+provider. Only refetches count: a rotation right after the first fetch is still seen.
+Every call has a deadline (`OIDC_HTTP_TIMEOUT_SECONDS`).
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ class Metadata:
 @dataclass
 class _KeyCache:
     keys: list[dict[str, Any]] | None = None
-    fetched_at: float = 0.0
+    # When the last refetch for an unknown `kid` started (the first fetch doesn't count).
+    refetched_at: float | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -173,19 +175,23 @@ class ProviderClient:
         """The provider's public key `kid`; unknown: refetch the JWKS (rate-bounded) and retry."""
         cache = self._keys
         async with cache.lock:
-            if cache.keys is None:
+            first = cache.keys is None
+            if first:
                 await self._fetch_keys(http)
             key = _find_key(cache.keys or [], kid)
-            if key is None and self._clock() - cache.fetched_at >= self._min_refresh:
+            now = self._clock()
+            due = cache.refetched_at is None or now - cache.refetched_at >= self._min_refresh
+            # Keys fetched for this very token are as new as a refetch would get.
+            if key is None and not first and due:
                 log.info("OIDC %s: unknown key %r, refetching the JWKS", self.provider.name, kid)
+                # Counted from the attempt, so failures are rate-bounded too.
+                cache.refetched_at = now
                 await self._fetch_keys(http)
                 key = _find_key(cache.keys or [], kid)
             return key
 
     async def _fetch_keys(self, http: httpx.AsyncClient) -> None:
         metadata = await self.metadata(http)
-        # Counted from the attempt, so failures are rate-bounded too.
-        self._keys.fetched_at = self._clock()
         document = await self._call(http, "GET", metadata.jwks_uri)
         keys = document.get("keys") if isinstance(document, dict) else None
         if not isinstance(keys, list):

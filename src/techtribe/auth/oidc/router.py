@@ -66,6 +66,10 @@ HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 CallbackParam = Annotated[str | None, Query(description="Human-readable, ignored.")]
 
 
+# Both the authorize and the callback paths are under it.
+_COOKIE_PATH = "/api/v1/auth/oidc/"
+
+
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=302, headers=_REDIRECT_HEADERS)
 
@@ -104,11 +108,24 @@ async def authorize(
         ),
     ] = None,
 ) -> RedirectResponse:
-    """Open in the browser: redirects to the provider with `state`, `nonce` and PKCE (S256)."""
-    url = await service.start_login(
+    """Open in the browser: redirects to the provider with `state`, `nonce` and PKCE (S256),
+    and sets a short-lived cookie that binds the state to this browser."""
+    url, state = await service.start_login(
         session, settings, http, client, return_to=return_to or f"{settings.public_base_url}/"
     )
-    return _redirect(url)
+    response = _redirect(url)
+    if state is not None:
+        response.set_cookie(
+            service.state_cookie(state),
+            state,
+            max_age=int(service.STATE_TTL.total_seconds()),
+            path=_COOKIE_PATH,
+            secure=settings.public_base_url.startswith("https://"),
+            httponly=True,
+            # Lax: sent on the provider's top-level redirect back, not on cross-site posts.
+            samesite="lax",
+        )
+    return response
 
 
 @router.get(
@@ -129,6 +146,7 @@ async def authorize(
     },
 )
 async def callback(
+    request: Request,
     client: ProviderDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -145,7 +163,19 @@ async def callback(
     # error_description is documented, not used: only `error` is a code we can act on.
     given = {"state": state, "code": code, "error": error, "iss": iss}
     params = {name: value for name, value in given.items() if value is not None}
-    return _redirect(await service.finish_login(session, settings, http, client, params))
+    response = _redirect(
+        await service.finish_login(session, settings, http, client, params, request.cookies)
+    )
+    if state is not None and 0 < len(state) <= 512 and state.isascii():
+        # The flow is over, whatever its outcome.
+        response.delete_cookie(
+            service.state_cookie(state),
+            path=_COOKIE_PATH,
+            secure=settings.public_base_url.startswith("https://"),
+            httponly=True,
+            samesite="lax",
+        )
+    return response
 
 
 async def _login_code(request: Request) -> str:

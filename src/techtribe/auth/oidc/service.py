@@ -39,6 +39,7 @@ from techtribe.security import (
     token_digest,
     unverified_jwt_header,
 )
+from techtribe.users.emails import normal_email
 from techtribe.users.models import Role, User
 
 log = logging.getLogger("techtribe.oidc")
@@ -93,6 +94,15 @@ def redirect_uri(settings: Settings, provider: str) -> str:
     return f"{settings.public_base_url}/api/v1/auth/oidc/{provider}/callback"
 
 
+def state_cookie(state: str) -> str:
+    """The name of the cookie that binds `state` to the browser that started the flow.
+
+    One per flow (named after the state's digest), so two sign-ins started in two tabs of
+    one browser don't overwrite each other's.
+    """
+    return f"techtribe_oidc_{token_digest(state)[:16]}"
+
+
 def _pkce_challenge(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
@@ -108,8 +118,9 @@ async def start_login(
     client: ProviderClient,
     *,
     return_to: str,
-) -> str:
-    """Remember a new state, nonce and PKCE verifier; the provider's authorization URL.
+) -> tuple[str, str | None]:
+    """Remember a new state, nonce and PKCE verifier; the provider's authorization URL and
+    the state (the browser keeps it in a cookie: see `state_cookie`).
 
     A provider that can't be reached sends the browser to `return_to#error=provider_error`.
     """
@@ -120,7 +131,7 @@ async def start_login(
     except ProviderError as exc:
         # return_to is trusted now: tell the client there, as the callback would.
         log.warning("OIDC %s: discovery failed: %s", client.provider.name, exc)
-        return f"{return_to}#error=provider_error"
+        return f"{return_to}#error=provider_error", None
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters, within RFC 7636's 43-128
     now = utcnow()
@@ -152,7 +163,7 @@ async def start_login(
         }
     )
     separator = "&" if "?" in metadata.authorization_endpoint else "?"
-    return f"{metadata.authorization_endpoint}{separator}{query}"
+    return f"{metadata.authorization_endpoint}{separator}{query}", state
 
 
 # --- callback ------------------------------------------------------------------------
@@ -191,8 +202,13 @@ async def finish_login(
     http: httpx.AsyncClient,
     client: ProviderClient,
     params: dict[str, str],
+    cookies: dict[str, str],
 ) -> str:
-    """Where to send the browser: `return_to#login_code=...`, or `...#error=<code>`."""
+    """Where to send the browser: `return_to#login_code=...`, or `...#error=<code>`.
+
+    `cookies`: the browser's. Its state cookie must hold the state, or this is not the
+    browser that started the flow (login CSRF: someone else's code pushed on this one).
+    """
     name = client.provider.name
     state = params.get("state", "")
     # Ours are short and ASCII (`token_urlsafe`): anything else is not worth a query.
@@ -202,6 +218,11 @@ async def finish_login(
         # No trusted return_to without a state of ours.
         log.info("OIDC %s: callback with a missing, unknown, spent or expired state", name)
         return f"{settings.public_base_url}/#error=invalid_state"
+    bound = cookies.get(state_cookie(state), "")
+    if not hmac.compare_digest(bound.encode(), state.encode()):
+        # A state of ours, so return_to is trusted; the flow is spent either way.
+        log.info("OIDC %s: callback from a browser that did not start this sign-in", name)
+        return f"{spent.return_to}#error=invalid_state"
     try:
         user = await _complete(session, settings, http, client, spent, params)
     except LoginFailed as failure:
@@ -345,7 +366,7 @@ async def _account_for(session: AsyncSession, provider: str, claims: dict[str, A
         raise LoginFailed("email_not_verified", "the ID token carries no usable e-mail")
     if not _is_verified(claims):
         raise LoginFailed("email_not_verified", "the provider has not verified the e-mail")
-    email = email.strip().lower()
+    email = normal_email(email)
     subject: str = claims["sub"]
     try:
         # A savepoint: a racing sign-in of the same person may insert the same rows first.
