@@ -6,7 +6,7 @@ which may be decomposed (NFD) or carry an `xn--` domain. A row whose normal form
 row already holds is left as it is: merging two accounts is a person's decision.
 
 Revision ID: 0009_email_normal_form
-Revises: 0007
+Revises: 0008_purchase_attempts
 Create Date: 2026-12-04 23:40:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from email_validator import EmailNotValidError, validate_email
 
 revision: str = "0009_email_normal_form"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008_purchase_attempts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

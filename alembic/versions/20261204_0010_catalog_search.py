@@ -1,7 +1,7 @@
 """catalog search: a stored search document and tag list per course, and the indexes they need
 
 Revision ID: 0010_catalog_search
-Revises: 0007
+Revises: 0009_email_normal_form
 Create Date: 2026-12-04 23:40:00
 
 Written for a large, live `courses` table: nothing here holds a long exclusive lock.
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010_catalog_search"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009_email_normal_form"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
