@@ -273,17 +273,31 @@ class Settings(BaseSettings):
         description="`json`, `text`, or `auto` (JSON in production, text otherwise).",
     )
 
-    # `techtribe serve`: worker processes when `--workers` isn't given.
-    web_concurrency: int = Field(default=1, ge=1)
-    # Comma-separated proxy addresses (or networks, or "*") whose X-Forwarded-For and
-    # X-Forwarded-Proto uvicorn believes: the client address (login throttling) and the
-    # scheme come from there. Default: only a proxy on this machine.
-    forwarded_allow_ips: str = "127.0.0.1"
-    # When set, /metrics (API and worker) answers only `Authorization: Bearer <token>`.
-    metrics_token: SecretStr | None = None
-    # `techtribe worker` serves /metrics on this port (0: no listener), on this interface.
-    worker_metrics_port: int = Field(default=9100, ge=0, le=65535)
-    worker_metrics_host: str = "127.0.0.1"
+    web_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="`techtribe serve`: worker processes when `--workers` isn't given.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated proxy addresses (or networks, or `*`) whose "
+        "`X-Forwarded-For` and `X-Forwarded-Proto` are believed: the client address (login "
+        "throttling) and the scheme come from there. Default: only a proxy on this machine.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, `/metrics` (API and worker) answers only "
+        "`Authorization: Bearer <token>`.",
+    )
+    worker_metrics_port: int = Field(
+        default=9100,
+        ge=0,
+        le=65535,
+        description="`techtribe worker` serves `/metrics` on this port (0: no listener).",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="The interface of the worker's `/metrics` listener."
+    )
 
     @field_validator("database_url")
     @classmethod

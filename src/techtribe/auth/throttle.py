@@ -20,8 +20,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from techtribe.config import Settings
 from techtribe.errors import OAuthError
-from techtribe.redis_client import REDIS_ERRORS, Outage
 from techtribe.metrics import LOGIN_THROTTLED
+from techtribe.redis_client import REDIS_ERRORS, Outage
 
 # How long a crashed attempt's reservation outlives it (a bcrypt check takes well under 1 s).
 RESERVATION_SECONDS = 30

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from techtribe.metrics import GATEWAY_LATENCY, timed
 from techtribe.purchases.cards import CardIn
-from techtribe.purchases.payments.base import CardDeclined, Charge, PaymentGateway, Refund
+from techtribe.purchases.payments.base import (
+    CardDeclined,
+    Charge,
+    ChargeRecord,
+    PaymentGateway,
+    Refund,
+)
 
 
 class MeteredGateway:
@@ -46,6 +52,9 @@ class MeteredGateway:
             )
             outcome.append("ok")
             return refund
+
+    async def list_charges(self) -> list[ChargeRecord]:
+        return await self.inner.list_charges()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
