@@ -18,7 +18,12 @@ from sqlalchemy import select
 
 from techtribe import migrations
 from techtribe.config import get_settings
-from techtribe.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
+from techtribe.db import (
+    create_autocommit_sessionmaker,
+    create_engine,
+    create_sessionmaker,
+    database_unavailable,
+)
 from techtribe.logs import logging_config, setup_logging
 from techtribe.security import hash_password
 from techtribe.users.models import Role, User
@@ -255,7 +260,7 @@ def reconcile() -> None:
 
     One tab-separated line per disagreement on stdout (kind, purchase, charge, detail), a
     summary on stderr. Exit status: 0 when they agree, 1 when anything disagrees, 2 when
-    the gateway could not be asked. Reads only; safe to run at any time.
+    the gateway or the database could not be asked. Reads only; safe to run at any time.
     """
     from techtribe.purchases.payments import GatewayUnavailable, make_gateway
     from techtribe.purchases.reconcile import Disagreement
@@ -282,6 +287,11 @@ def reconcile() -> None:
         found, charge_count = asyncio.run(run())
     except GatewayUnavailable as exc:
         typer.echo(f"reconcile: the payment gateway could not be asked: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        typer.echo(f"reconcile: the database could not be asked: {type(exc).__name__}", err=True)
         raise typer.Exit(2) from None
     for disagreement in found:
         typer.echo(disagreement.line())

@@ -180,6 +180,7 @@ def _replace_closed_connection(_dbapi_connection: Any, record: Any, _proxy: Any)
 # SQLSTATEs of a database that is away, not of a request that is wrong: connection
 # exceptions (class 08), shutdowns, too many connections.
 _UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "53300", "53400"}
+_SQLITE_UNAVAILABLE = ("database is locked", "disk i/o error", "unable to open database")
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -194,8 +195,12 @@ def database_unavailable(exc: BaseException) -> bool:
         sqlstate = getattr(exc.orig, "sqlstate", None) or ""
         if sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_STATES:
             return True
-        # SQLite: locked past busy_timeout, disk I/O. PostgreSQL's states are above.
-        return isinstance(exc, OperationalError) and not sqlstate
+        # SQLite has no SQLSTATE: locked past busy_timeout, disk I/O, a file it can't open.
+        # Its other OperationalErrors (no such table...) are bugs, not outages.
+        message = str(exc.orig).lower()
+        return isinstance(exc, OperationalError) and any(
+            sign in message for sign in _SQLITE_UNAVAILABLE
+        )
     if isinstance(exc, PoolTimeout):  # every connection busy for pool_timeout seconds
         return True
     # Opening a connection: refused, reset, timed out, unknown host; asyncpg's own
