@@ -189,7 +189,7 @@ async def test_generated_typescript_client_compiles_strict_and_parses_a_declined
         bin_dir = home / "node_modules" / ".bin"
         await asyncio.to_thread(
             _run,
-            [str(bin_dir / "openapi-typescript"), str(spec_file), "-o", "schema.d.ts"],
+            [str(bin_dir / "openapi-typescript"), str(spec_file), "-o", "schema.ts"],
             work,
             60,
         )
