@@ -134,7 +134,8 @@ def server(browser_ready: None, migrated: None) -> Iterator[str]:
             )
     MAIL_LOGS[:] = [log, worker_log]
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded CI machine the start (imports, bcrypt warm-up) takes long.
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
