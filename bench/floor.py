@@ -14,7 +14,6 @@ uvloop and httptools.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import os
@@ -25,6 +24,8 @@ from urllib.parse import parse_qs
 
 import asyncpg
 
+from techtribe.courses.catalog import COURSE_SORTS
+from techtribe.pagination import InvalidCursor, derive_key, signing_key
 from techtribe.purchases.payments.sandbox import SandboxGateway
 from techtribe.purchases.schemas import PurchaseCreate
 from techtribe.security import TokenError, decode_jwt
@@ -112,22 +113,23 @@ def list_statement(params: dict[str, str]) -> tuple[str, list[Any], int]:
     return sql, args, limit
 
 
+def _cursor_key() -> bytes:
+    return derive_key(os.environ["FLOOR_JWT_SECRET"])
+
+
 def encode_cursor(created_at: datetime, course_id: uuid.UUID) -> str:
-    """As `Ordering.encode` of the `newest` sort."""
-    raw = json.dumps(
-        {"s": "newest", "k": [created_at.isoformat(), str(course_id)]}, separators=(",", ":")
-    )
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    """As the service's `newest` cursor: signed with the key derived from its JWT secret."""
+    with signing_key(_cursor_key()):
+        return COURSE_SORTS["newest"].encode([created_at, course_id])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if data["s"] != "newest":
-            raise BadRequest("cursor")
-        return datetime.fromisoformat(data["k"][0]), uuid.UUID(data["k"][1])
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise BadRequest("cursor") from exc
+    with signing_key(_cursor_key()):
+        try:
+            created_at, course_id = COURSE_SORTS["newest"].decode(cursor)
+        except InvalidCursor:
+            raise BadRequest("cursor") from None
+    return created_at, course_id
 
 
 def _json_list(value: str | None) -> list[Any]:

@@ -44,8 +44,14 @@ def statements(app: FastAPI) -> Iterator[Statements]:
 
 
 async def test_floor_sends_the_services_sql_for_list_search_cursor_and_detail(
-    client: httpx.AsyncClient, db: AsyncSession, statements: Statements
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    statements: Statements,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The floor checks the service's cursors as the service does (the same derived key).
+    monkeypatch.setenv("FLOOR_JWT_SECRET", settings.jwt_secret.get_secret_value())
     ana = await member(client, db, role="instructor")
     for _ in range(3):
         course = await create_course(client, ana, level="beginner", tags=["web"])
