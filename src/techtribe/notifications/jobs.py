@@ -209,7 +209,11 @@ def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[An
         ctx["settings"] = settings
         ctx["sender"] = Sender(create_autocommit_sessionmaker(engine), transport, settings)
         # Rows left pending while no worker ran go out now, not at the first sweep.
-        await sweep_outbox(ctx)
+        try:
+            await sweep_outbox(ctx)
+        except REDIS_ERRORS as exc:
+            # Start anyway: the periodic sweep queues them once Redis answers.
+            log.warning("could not queue the pending outbox at start (%s)", type(exc).__name__)
 
     async def shutdown(ctx: WorkerContext) -> None:
         await transport.aclose()
