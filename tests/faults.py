@@ -225,7 +225,7 @@ async def start_worker(settings: Settings, log: Path) -> Process:
             raise AssertionError(f"the worker exited:\n{worker.output}")
         return "Worker starting" in worker.output
 
-    await wait_for(started, seconds=30, what="the worker to start")
+    await wait_for(started, seconds=90, what="the worker to start")
     return worker
 
 
@@ -249,5 +249,5 @@ async def start_api(settings: Settings, log: Path) -> tuple[Process, str]:
         except httpx.TransportError:
             return False
 
-    await wait_for(healthy, seconds=30, what="the API to start")
+    await wait_for(healthy, seconds=90, what="the API to start")
     return api, base

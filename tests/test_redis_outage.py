@@ -102,8 +102,10 @@ async def test_emails_committed_while_redis_is_down_go_out_once_it_is_back(
                     [message] = await outbox_for(db, user["email"], "welcome")
                     assert message.status == "pending"
 
-                await redis.start()
+                # A worker that starts while Redis is down waits for it, then catches up.
                 async with worker_in_loop(settings):
+                    await asyncio.sleep(1)
+                    await redis.start()
                     for user in users:
                         [message] = await outbox_for(db, user["email"], "welcome")
                         assert (await settled(db, message.id)).status == "sent"

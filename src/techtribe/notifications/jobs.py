@@ -37,6 +37,10 @@ JOB_RETRIES = 3
 # The longest a worker's idle slot waits in Redis for a job (BLMOVE). saq's default, 0, waits
 # forever: on SIGTERM saq then waited its whole grace period for idle slots, and warned.
 DEQUEUE_SECONDS = 1.0
+# The worker's replies from Redis get this much more than REDIS_TIMEOUT_SECONDS: a BLMOVE
+# whose reply is given up on may still have moved a job, which then waits in saq's active
+# list until its sweep. The worker answers no client, so it can afford to wait.
+REPLY_MARGIN_SECONDS = 5.0
 
 
 class WorkerContext(Context, total=False):
@@ -200,7 +204,7 @@ class OutboxWorker(Worker[WorkerContext]):
 
 def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[Any]:
     """The saq worker of `techtribe worker`: delivery jobs plus the periodic sweep."""
-    queue = queue or make_queue(settings, blocking_seconds=DEQUEUE_SECONDS)
+    queue = queue or make_queue(settings, blocking_seconds=DEQUEUE_SECONDS + REPLY_MARGIN_SECONDS)
     logging.getLogger("saq").addFilter(QUIET_UPKEEP)  # once: the same filter isn't added twice
     engine = create_engine(settings)
     transport = make_transport(settings)
@@ -209,7 +213,11 @@ def build_worker(settings: Settings, *, queue: Queue | None = None) -> Worker[An
         ctx["settings"] = settings
         ctx["sender"] = Sender(create_autocommit_sessionmaker(engine), transport, settings)
         # Rows left pending while no worker ran go out now, not at the first sweep.
-        await sweep_outbox(ctx)
+        try:
+            await sweep_outbox(ctx)
+        except REDIS_ERRORS as exc:
+            # Start anyway: the periodic sweep queues them once Redis answers.
+            log.warning("could not queue the pending outbox at start (%s)", type(exc).__name__)
 
     async def shutdown(ctx: WorkerContext) -> None:
         await transport.aclose()
