@@ -144,6 +144,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         # Up to 6 connections per process (pool and overflow): the database server is shared
         # by every test process, and the work here is light.
         "DATABASE_POOL_SIZE": "3",
+        # Several workers run at once in these tests: no metrics listener on a fixed port.
+        "WORKER_METRICS_PORT": "0",
         "ENVIRONMENT": "test",
         "JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "BCRYPT_ROUNDS": str(settings.bcrypt_rounds),

@@ -43,6 +43,8 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
         "BCRYPT_ROUNDS": str(settings.bcrypt_rounds),
         "LOG_FORMAT": "json",
         "EMAIL_TRANSPORT": "console",
+        # Test processes run side by side: no worker metrics listener on a fixed port.
+        "WORKER_METRICS_PORT": "0",
     }
     env.update(extra)
     return env

@@ -95,6 +95,8 @@ def server(browser_ready: None, migrated: None) -> Iterator[str]:
         # Under the run's prefix, so the session's clean-up drops its queue keys too.
         "REDIS_KEY_PREFIX": f"{RUN_KEY_PREFIX}-browser-{uuid.uuid4().hex[:12]}",
         "LOG_FORMAT": "text",
+        # Test processes run side by side: no worker metrics listener on a fixed port.
+        "WORKER_METRICS_PORT": "0",
     }
     if TEST_REDIS:
         env["REDIS_URL"] = TEST_REDIS
