@@ -206,6 +206,8 @@ async def start_worker(settings: Settings, cwd: Path) -> asyncio.subprocess.Proc
         "EMAIL_SEND_TIMEOUT_SECONDS": str(settings.email_send_timeout_seconds),
         "EMAIL_SWEEP_SECONDS": str(settings.email_sweep_seconds),
         "OUTBOX_POLL_SECONDS": str(settings.outbox_poll_seconds),
+        # No metrics listener: parallel test processes would compete for its port.
+        "WORKER_METRICS_PORT": "0",
     }
     return await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "techtribe"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.config import Settings
+from techtribe.worker_metrics import with_metrics
 from tests.catalog import create_course
 from tests.conftest import client_for, make_settings, running_app
 from tests.helpers import API, assert_problem, member, token_request, unique_email
@@ -268,3 +271,21 @@ async def test_the_grafana_dashboard_queries_only_metrics_the_service_exposes(
 
     assert len(queried) >= 10
     assert queried <= exposed, queried - exposed
+
+
+async def test_a_taken_worker_metrics_port_costs_the_metrics_not_the_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ran = []
+
+    async def work() -> None:
+        ran.append(True)
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        settings = make_settings(worker_metrics_port=port)
+        with caplog.at_level(logging.ERROR, logger="techtribe.worker"):
+            await with_metrics(settings, work())
+
+    assert ran == [True]
+    assert f"cannot listen on 127.0.0.1:{port}" in caplog.text

@@ -26,6 +26,7 @@ from techtribe.users.schemas import Email, Password
 
 # Not imported from techtribe.metrics: that would import prometheus-client too early.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_HEALTHCHECK_SECONDS = 30
 
 app = typer.Typer(help="TechTribe: courses, advisories and poems.", no_args_is_help=True)
 
@@ -86,6 +87,10 @@ def serve(
             # A dict, not None: uvicorn applies it in each worker process as well.
             log_config=logging_config(settings),
             access_log=False,  # techtribe.logs.AccessLog writes one with fields
+            # uvicorn kills a worker that doesn't answer its supervisor's ping within this
+            # many seconds, also while it starts: a worker starting on a busy or
+            # CPU-limited machine took over 5 s (the default) and was killed in a loop.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
 
 
