@@ -229,13 +229,16 @@ async def test_two_worker_server_counts_every_request_and_never_goes_backwards(
 
 
 async def test_worker_serves_its_metrics_behind_the_token(
-    settings: Settings, migrated: None
+    settings: Settings, migrated: None, tmp_path: Path
 ) -> None:
     port = free_port()
+    # As the Kubernetes ConfigMap gives it: a directory that doesn't exist yet.
+    multiproc = tmp_path / "prometheus"
     env = environment(
         settings,
         METRICS_TOKEN=TOKEN,
         WORKER_METRICS_PORT=str(port),
+        PROMETHEUS_MULTIPROC_DIR=str(multiproc),
         # A queue of its own: it takes no job of another test's.
         REDIS_KEY_PREFIX=f"{settings.redis_key_prefix}-worker",
     )
@@ -252,6 +255,7 @@ async def test_worker_serves_its_metrics_behind_the_token(
     assert head.status_code == 200
     assert answered.status_code == 200
     assert "# TYPE techtribe_emails_total counter" in answered.text
+    assert list(multiproc.glob("*.db")), "the worker wrote no multiprocess files"
 
 
 async def test_the_grafana_dashboard_queries_only_metrics_the_service_exposes(
