@@ -206,7 +206,7 @@ async def start_worker(settings: Settings, cwd: Path) -> asyncio.subprocess.Proc
         "EMAIL_SEND_TIMEOUT_SECONDS": str(settings.email_send_timeout_seconds),
         "EMAIL_SWEEP_SECONDS": str(settings.email_sweep_seconds),
         "OUTBOX_POLL_SECONDS": str(settings.outbox_poll_seconds),
-        # Several workers run at once in these tests: no metrics listener on a fixed port.
+        # No metrics listener: parallel test processes would compete for its port.
         "WORKER_METRICS_PORT": "0",
     }
     return await asyncio.create_subprocess_exec(

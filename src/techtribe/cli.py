@@ -31,6 +31,7 @@ from techtribe.users.schemas import Email, Password
 
 # Not imported from techtribe.metrics: that would import prometheus-client too early.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_HEALTHCHECK_SECONDS = 30
 
 app = typer.Typer(help="TechTribe: courses, advisories and poems.", no_args_is_help=True)
 
@@ -69,15 +70,15 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise typer.BadParameter("--ssl-certfile and --ssl-keyfile go together")
     workers = workers or settings.web_concurrency
-    if migrate_first:
-        migrations.upgrade(settings.database_url)
-    if demo:
-        seed(force=False)
-    scheme = "https" if ssl_certfile else "http"
-    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
-    base = f"{scheme}://{shown_host}:{port}"
-    typer.echo(f"TechTribe on {base}  (API docs: {base}/docs)")
     with metrics_directory(workers):
+        if migrate_first:
+            migrations.upgrade(settings.database_url)
+        if demo:
+            seed(force=False)
+        scheme = "https" if ssl_certfile else "http"
+        shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+        base = f"{scheme}://{shown_host}:{port}"
+        typer.echo(f"TechTribe on {base}  (API docs: {base}/docs)")
         uvicorn.run(
             "techtribe.app:create_served_app",
             factory=True,
@@ -91,6 +92,10 @@ def serve(
             # A dict, not None: uvicorn applies it in each worker process as well.
             log_config=logging_config(settings),
             access_log=False,  # techtribe.logs.AccessLog writes one with fields
+            # uvicorn kills a worker that doesn't answer its supervisor's ping within this
+            # many seconds, also while it starts: a worker starting on a busy or
+            # CPU-limited machine took over 5 s (the default) and was killed in a loop.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
 
 
@@ -99,19 +104,11 @@ def metrics_directory(workers: int) -> Iterator[None]:
     """Prometheus multiprocess mode for more than one worker (or a PROMETHEUS_MULTIPROC_DIR).
 
     The workers are fresh interpreters that inherit the environment, so setting it here
-    comes before their import of prometheus-client. The directory is emptied first: files
-    of a previous run would add its counts to this one's.
+    comes before their import of prometheus-client.
     """
-    given = os.environ.get(MULTIPROC_ENV)
-    if given:
-        directory = Path(given)
-        directory.mkdir(parents=True, exist_ok=True)
-        for leftover in directory.glob("*.db"):
-            leftover.unlink()
+    if prepare_metrics_directory() or workers == 1:
+        # Given, or one process: its own registry holds everything (and CPU, memory figures).
         yield
-        return
-    if workers == 1:
-        yield  # one process: its own registry holds everything (and CPU, memory figures)
         return
     with tempfile.TemporaryDirectory(prefix="techtribe-metrics-") as temporary:
         os.environ[MULTIPROC_ENV] = temporary
@@ -119,6 +116,22 @@ def metrics_directory(workers: int) -> Iterator[None]:
             yield
         finally:
             del os.environ[MULTIPROC_ENV]
+
+
+def prepare_metrics_directory() -> bool:
+    """A PROMETHEUS_MULTIPROC_DIR given by the operator, made if missing and emptied.
+
+    prometheus-client writes there from its first metric on (an error if it is missing),
+    and files of a previous run would add its counts to this one's. False when not given.
+    """
+    given = os.environ.get(MULTIPROC_ENV)
+    if not given:
+        return False
+    directory = Path(given)
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink()
+    return True
 
 
 @app.command("create-admin")
@@ -215,6 +228,7 @@ def worker() -> None:
 
     Without REDIS_URL it sends the outbox in-process, like the API's embedded mode.
     """
+    prepare_metrics_directory()  # before the imports below create the metrics
     from techtribe.notifications.delivery import OutboxDeliverer, Sender
     from techtribe.notifications.jobs import build_worker
     from techtribe.notifications.transports import make_transport

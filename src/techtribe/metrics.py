@@ -108,6 +108,24 @@ LOGIN_THROTTLED = Counter(
     registry=REGISTRY,
 )
 
+# Every known series starts at 0, so it is there (and `rate()` works) before its first
+# event; in multiprocess mode a metric with no series isn't exported at all.
+for _status in ("paid", "declined", "rejected", "failed"):
+    PURCHASES.labels(_status)
+    CHECKOUT_LATENCY.labels(_status)
+for _status in ("refunded", "rejected", "failed"):
+    REFUNDS.labels(_status)
+for _operation, _outcome in (
+    ("charge", "ok"),
+    ("charge", "declined"),
+    ("charge", "error"),
+    ("refund", "ok"),
+    ("refund", "error"),
+):
+    GATEWAY_LATENCY.labels(_operation, _outcome)
+for _result in ("sent", "retry", "failed"):
+    EMAILS.labels(_result)
+
 Scrape = Callable[[], Awaitable[Sequence[Metric]]]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
@@ -33,33 +34,30 @@ def metrics_app(settings: Settings) -> Starlette:
 
 
 async def with_metrics(settings: Settings, main: Coroutine[Any, Any, None]) -> None:
-    """Run `main` with `/metrics` on WORKER_METRICS_PORT (none when it is 0)."""
-    if settings.worker_metrics_port == 0:
+    """Run `main` with `/metrics` on WORKER_METRICS_PORT (none when it is 0).
+
+    A port that is taken costs the metrics, not the e-mails: the worker runs on without.
+    """
+    host, port = settings.worker_metrics_host, settings.worker_metrics_port
+    if port == 0:
+        await main
+        return
+    try:
+        # Bound here, not by uvicorn: uvicorn answers a taken port with sys.exit().
+        listener = socket.create_server((host, port))
+    except OSError as exc:
+        log.error("worker metrics: cannot listen on %s:%d (%s); running without", host, port, exc)
         await main
         return
     config = uvicorn.Config(
-        metrics_app(settings),
-        host=settings.worker_metrics_host,
-        port=settings.worker_metrics_port,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
+        metrics_app(settings), log_config=None, access_log=False, lifespan="off"
     )
     server = _Server(config)
-    serving = asyncio.create_task(server.serve(), name="worker-metrics")
-    while not server.started and not serving.done():  # noqa: ASYNC110 (a flag, no event)
-        await asyncio.sleep(0.05)
-    if serving.done():  # could not listen (port taken...): say so at start, not at exit
-        main.close()
-        serving.result()
-        raise RuntimeError(f"worker metrics: cannot listen on port {settings.worker_metrics_port}")
-    log.info(
-        "worker metrics on http://%s:%d/metrics",
-        settings.worker_metrics_host,
-        settings.worker_metrics_port,
-    )
+    serving = asyncio.create_task(server.serve(sockets=[listener]), name="worker-metrics")
+    log.info("worker metrics on http://%s:%d/metrics", host, port)
     try:
         await main
     finally:
         server.should_exit = True
         await serving
+        listener.close()
