@@ -15,6 +15,8 @@ uvloop and httptools.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import uuid
@@ -114,20 +116,31 @@ def list_statement(params: dict[str, str]) -> tuple[str, list[Any], int]:
     return sql, args, limit
 
 
+# The service signs its cursors (an HMAC keyed from JWT_SECRET, see pagination.py). The floor
+# signs its own the same way but doesn't check the MAC on the way in, so it can follow the
+# service's cursors too: one HMAC of a hundred bytes costs about a microsecond.
+_CURSOR_KEY = hashlib.sha256(b"floor cursor key").digest()
+_CURSOR_SCOPE = "newest:Course.created_at desc,Course.id desc"
+
+
 def encode_cursor(created_at: datetime, course_id: uuid.UUID) -> str:
     """As `Ordering.encode` of the `newest` sort."""
-    raw = json.dumps(
-        {"s": "newest", "k": [created_at.isoformat(), str(course_id)]}, separators=(",", ":")
-    )
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    raw = json.dumps([created_at.isoformat(), str(course_id)], separators=(",", ":"))
+    payload = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    message = f"{_CURSOR_SCOPE}\n{payload}".encode()
+    mac = hmac.new(_CURSOR_KEY, message, hashlib.sha256).digest()[:16]
+    return f"{payload}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    payload, dot, _mac = cursor.partition(".")
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if data["s"] != "newest":
+        if not dot:
             raise BadRequest("cursor")
-        return datetime.fromisoformat(data["k"][0]), uuid.UUID(data["k"][1])
+        created_at, course_id = json.loads(
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        )
+        return datetime.fromisoformat(created_at), uuid.UUID(course_id)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise BadRequest("cursor") from exc
 
