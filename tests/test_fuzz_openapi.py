@@ -101,10 +101,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     techtribe = str(Path(sys.executable).parent / "techtribe")
     command = [techtribe, "serve", "--demo", "--port", str(port)]
-    log = tmp_path_factory.mktemp("fuzz") / "server.log"
+    workdir = tmp_path_factory.mktemp("fuzz")  # no stray .env is read
+    log = workdir / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(  # noqa: S603
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, text=True
+            command, env=env, cwd=workdir, stdout=output, stderr=subprocess.STDOUT, text=True
         )
     try:
         served = Server(f"http://127.0.0.1:{port}")
