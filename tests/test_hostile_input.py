@@ -334,38 +334,39 @@ async def test_nul_in_the_token_endpoint_form_is_400_invalid_request_not_stored(
     assert_oauth_error(response, "invalid_request")
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"cursor": ""},
-        {"level": ""},
-        {"min_price": ""},
-        {"max_price": "1.5"},
-        {"min_price": "100000001"},
-        {"instructor_id": ""},
-        {"limit": ""},
-    ],
-)
-async def test_empty_or_odd_query_values_on_the_catalog_are_422(
-    client: httpx.AsyncClient, params: dict[str, str]
-) -> None:
-    response = await client.get(f"{API}/courses", params=params)
-
-    assert response.status_code == 422, response.text
+ODD_CATALOG_QUERIES = [
+    {"cursor": ""},
+    {"level": ""},
+    {"min_price": ""},
+    {"max_price": "1.5"},
+    {"min_price": "100000001"},
+    {"instructor_id": ""},
+    {"limit": ""},
+]
 
 
-@pytest.mark.parametrize("price", [-1, 100_000_001, 10.0, 10.5, "10", 2**63, None])
+async def test_empty_or_odd_query_values_on_the_catalog_are_422(client: httpx.AsyncClient) -> None:
+    for params in ODD_CATALOG_QUERIES:
+        response = await client.get(f"{API}/courses", params=params)
+
+        assert response.status_code == 422, (params, response.text)
+
+
+BAD_PRICES = [-1, 100_000_001, 10.0, 10.5, "10", 2**63, None]
+
+
 async def test_prices_are_integers_from_0_to_100_million(
-    client: httpx.AsyncClient, db: AsyncSession, price: Any
+    client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
     instructor = await member(client, db, role="instructor")
 
-    response = await client.post(
-        f"{API}/courses", json={**_course(), "price_cents": price}, headers=instructor.headers
-    )
+    for price in BAD_PRICES:
+        response = await client.post(
+            f"{API}/courses", json={**_course(), "price_cents": price}, headers=instructor.headers
+        )
 
-    body = assert_problem(response, 422, "validation_error")
-    assert body["errors"][0]["loc"] == ["body", "price_cents"]
+        body = assert_problem(response, 422, "validation_error")
+        assert body["errors"][0]["loc"] == ["body", "price_cents"], price
 
 
 async def test_a_1_mb_password_at_the_token_endpoint_is_413_no_store(
