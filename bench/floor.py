@@ -323,10 +323,29 @@ async def purchase(pool: asyncpg.Pool, headers: dict[bytes, bytes], body: bytes)
                 "created_at": now, "refunded_at": None,
             }  # fmt: skip
             stored_answer = _dumps(answer).decode()
-            receipt = _dumps({"text": "receipt", "purchase_id": str(purchase_id)}).decode()
+            receipt = _dumps(_receipt(caller["full_name"], purchase_id, answer)).decode()
             await connection.execute(RECEIPT, uuid.uuid4(), caller["email"], user_id, receipt, now)
             await connection.execute(ANSWER, purchase_id, stored_answer, key_id)
     return 201, answer
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d} USD"
+
+
+def _receipt(name: str, purchase_id: uuid.UUID, answer: dict[str, Any]) -> dict[str, Any]:
+    """The outbox payload the service writes (the e-mail is sent from it afterwards)."""
+    items = [{"title": i["title"], "price": _money(i["price_cents"])} for i in answer["items"]]
+    lines = "\n".join(f"- {item['title']}: {item['price']}" for item in items)
+    card = answer["card"]
+    return {
+        "text": f"Hello {name},\n\nThank you for your purchase:\n{lines}\n",
+        "purchase_id": str(purchase_id),
+        "name": name,
+        "items": items,
+        "total": _money(answer["total_cents"]),
+        "card": f"{card['brand']} card ending in {card['last4']}",
+    }
 
 
 async def _priced(

@@ -239,9 +239,9 @@ async def read_lines(run: Run, floor: servers.Server | None, service: servers.Se
 
 async def purchases(run: Run, floor: servers.Server | None, service: servers.Server) -> None:
     """Distinct buyers, fresh idempotency keys, a quarter also take a seat in a hot slot: on
-    the floor, then on the service. Each server gets its own request numbers (so no pair
-    of buyer and course repeats) and its own slots; each is warmed up untimed first, so
-    every pooled connection has prepared the checkout's statements."""
+    the floor, then right after on the service. Each server gets its own request numbers
+    (so no pair of buyer and course repeats) and its own slots; each is warmed up untimed
+    first, so every pooled connection has prepared the checkout's statements."""
     data, args = run.data, run.args
     buyers = _write(run.workdir, "buyers.txt", data.tokens)
     courses = _write(run.workdir, "buy.txt", data.listed)
@@ -633,13 +633,18 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
             mismatch = await same_json(run, floor, service)
         await read_lines(run, floor, service)
         await search_combinations(run, service)
+        await purchases(run, floor, service)
+        if floor is not None:
+            # Its idle pool would hold connections the service's scenarios need.
+            started.remove(floor)
+            floor.stop()
+            print(f"floor stopped ({floor.process.returncode})")
         print(f"bcrypt: measuring {args.workers} threads for {args.bcrypt_seconds:g}s", flush=True)
         run.bcrypt_rate = await asyncio.to_thread(
             bcrypt_rate, args.bcrypt_rounds, args.workers, args.bcrypt_seconds
         )
         print(f"  bcrypt cost {args.bcrypt_rounds}: {run.bcrypt_rate:.2f} verifies/s")
         await service_scenarios(run, service)
-        await purchases(run, floor, service)
     except BaseException:
         for process in started:
             print(f"\n{process.name} log (last lines, access log left out):\n{process.tail()}")
