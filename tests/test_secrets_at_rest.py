@@ -59,7 +59,7 @@ async def test_no_usable_token_is_stored_while_queued_or_after_sending(
         email = unique_email()
         held = inbox.hold(email)  # the mail server keeps the welcome e-mail waiting
         # A send waits while the server holds it: don't let it time out meanwhile.
-        settings = mail_settings(port, email_send_timeout_seconds=60)
+        settings = mail_settings(port, email_send_timeout_seconds=10)
         async with api_and_sender(settings) as app, client_for(app) as client:
             await register(client, email=email)
             await asyncio.wait_for(held.held.wait(), 20)
