@@ -4,6 +4,7 @@ and Mailgun's HTTP API (httpx.MockTransport), failures included."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ipaddress
 import ssl
@@ -107,6 +108,25 @@ async def test_smtp_delivers_a_multipart_email() -> None:
     assert html is not None
     assert "Plain body." in plain.get_content()  # type: ignore[attr-defined]
     assert "<p>HTML body.</p>" in html.get_content()  # type: ignore[attr-defined]
+
+
+async def test_smtp_delivers_to_a_non_ascii_address_over_smtputf8() -> None:
+    """Addresses keep their Unicode local part (NFC): SMTPUTF8 carries it unchanged."""
+    email = dataclasses.replace(EMAIL, recipient="jos\u00e9@example.com")
+    async with smtp_server(enable_SMTPUTF8=True) as (inbox, port):
+        await SmtpTransport(smtp_settings(port)).send(email)
+
+    [mail] = inbox.messages
+    assert mail["To"] == "jos\u00e9@example.com"
+
+
+async def test_smtp_without_smtputf8_refuses_a_non_ascii_address_as_a_transport_error() -> None:
+    email = dataclasses.replace(EMAIL, recipient="jos\u00e9@example.com")
+    async with smtp_server() as (inbox, port):
+        with pytest.raises(TransportError, match="SMTPUTF8"):
+            await SmtpTransport(smtp_settings(port)).send(email)
+
+    assert inbox.messages == []
 
 
 async def test_smtp_starttls_with_login(certificate: tuple[Path, Path]) -> None:

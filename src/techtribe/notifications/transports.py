@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ssl
 import sys
-from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTPUTF8, default
 from email.utils import formatdate, parseaddr
 from typing import Protocol
 
@@ -56,9 +56,11 @@ class SmtpTransport:
         self._tls_context = tls_context
 
     def build(self, email: Email) -> EmailMessage:
-        message = EmailMessage()
+        message = EmailMessage(policy=default if email.recipient.isascii() else SMTPUTF8)
         message["From"] = email.sender
-        message["To"] = str(Address(addr_spec=email.recipient))
+        # An address may have a non-ASCII local part (stored in NFC, not ASCII-folded), which
+        # only SMTPUTF8 can carry: aiosmtplib then asks the server for it.
+        message["To"] = email.recipient
         message["Subject"] = email.subject
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = message_id_header(email, email.sender)
