@@ -40,7 +40,7 @@ def free_port() -> int:
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[bool]], *, seconds: float = 20.0, what: str = "condition"
+    check: Callable[[], Awaitable[bool]], *, seconds: float = 60.0, what: str = "condition"
 ) -> None:
     deadline = time.monotonic() + seconds
     while not await check():

@@ -158,7 +158,7 @@ async def worker_in_loop(settings: Settings) -> AsyncIterator[None]:
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, seconds: float = 20.0, what: str = "condition"
+    check: Callable[[], Awaitable[bool]], *, seconds: float = 60.0, what: str = "condition"
 ) -> None:
     deadline = time.monotonic() + seconds
     while not await check():

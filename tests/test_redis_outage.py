@@ -72,7 +72,7 @@ async def test_logins_keep_working_while_redis_is_down_throttled_per_process(
                 assert outage_lines(caplog, "login throttle") == (1, 0)
 
                 await redis.start()  # empty: the failures counted in Redis are gone
-                await wait_for(lambda: ready(client), seconds=10, what="/readyz to say 200")
+                await wait_for(lambda: ready(client), seconds=30, what="/readyz to say 200")
                 await asyncio.sleep(1.2)  # the next try of Redis comes at most 1 s later
                 other = await register(client)
                 assert (await login_response(client, other["email"])).status_code == 200
@@ -154,7 +154,7 @@ async def test_a_paused_redis_server_answers_logins_within_the_bound(migrated: N
                     assert (await client.get("/readyz")).status_code == 503
                 finally:
                     redis.resume()
-                await wait_for(lambda: ready(client), seconds=10, what="/readyz to say 200")
+                await wait_for(lambda: ready(client), seconds=30, what="/readyz to say 200")
 
 
 # --- helpers --------------------------------------------------------------------------

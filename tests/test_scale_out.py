@@ -201,7 +201,7 @@ async def emails_queued_on_both_apis_arrive_once_while_a_worker_is_killed(
         async def half_delivered() -> bool:
             return len(delivered(cluster.inbox, batch)) >= EMAILS // 2
 
-        await wait_for(half_delivered, seconds=40, what="half of the e-mails")
+        await wait_for(half_delivered, seconds=120, what="half of the e-mails")
         victim = cluster.workers[0].process
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
@@ -216,7 +216,7 @@ async def emails_queued_on_both_apis_arrive_once_while_a_worker_is_killed(
         )
         return Counter(statuses) == {"sent": EMAILS}
 
-    await wait_for(all_sent, seconds=40, what="every e-mail marked sent")
+    await wait_for(all_sent, seconds=120, what="every e-mail marked sent")
     await asyncio.sleep(1)  # a late copy would arrive now
     copies = Counter(message["To"] for message in delivered(cluster.inbox, batch))
     assert set(copies) == set(recipients), "an e-mail was lost"
