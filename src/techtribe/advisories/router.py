@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response, status
 from techtribe.advisories import service
 from techtribe.advisories.schemas import SlotCreate, SlotRead
 from techtribe.auth.dependencies import Instructor
-from techtribe.db import SessionDep
+from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.purchases.dependencies import GatewayDep
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/advisories", tags=["advisories"])
 
 @router.get("", response_model=Page[SlotRead])
 async def list_slots(
-    session: SessionDep,
+    session: ReadSessionDep,
     instructor_id: uuid.UUID | None = None,
     starts_from: Annotated[
         Timestamp | None, Query(alias="from", description="Start at or after (inclusive).")
@@ -58,7 +58,7 @@ async def create_slot(
 
 
 @router.get("/{slot_id}", response_model=SlotRead)
-async def read_slot(slot_id: uuid.UUID, session: SessionDep) -> Any:
+async def read_slot(slot_id: uuid.UUID, session: ReadSessionDep) -> Any:
     return await service.get_slot(session, slot_id)
 
 

@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from techtribe.auth import service
-from techtribe.auth.dependencies import AuthDep, SettingsDep
+from techtribe.auth.dependencies import AuthDep
 from techtribe.auth.schemas import (
     PASSWORD_GRANT_EXAMPLE,
     Accepted,
@@ -23,6 +23,7 @@ from techtribe.auth.schemas import (
     TokenResponse,
     VerifyEmailRequest,
 )
+from techtribe.config import SettingsDep
 from techtribe.db import SessionDep
 from techtribe.errors import NO_STORE, OAuthError
 from techtribe.openapi import schema_ref

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
 from techtribe import metrics
-from techtribe.auth.dependencies import Admin, CurrentUser, SettingsDep
+from techtribe.auth.dependencies import Admin, CurrentUser
+from techtribe.config import SettingsDep
 from techtribe.db import SessionDep
 from techtribe.errors import DomainError
 from techtribe.pagination import CursorQuery, LimitQuery, Page

@@ -11,12 +11,11 @@ from techtribe.auth import service as auth_service
 from techtribe.auth.dependencies import (
     Admin,
     AuthDep,
-    CurrentReader,
     CurrentUser,
     FreshAdmin,
     FreshUser,
-    SettingsDep,
 )
+from techtribe.config import SettingsDep
 from techtribe.courses import catalog
 from techtribe.courses.schemas import CourseRead
 from techtribe.db import ReadSessionDep, SessionDep
@@ -36,7 +35,7 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/users/me", response_model=UserRead)
-async def read_me(user: CurrentReader) -> Any:
+async def read_me(user: CurrentUser) -> Any:
     return user
 
 
