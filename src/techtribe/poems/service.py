@@ -359,8 +359,8 @@ async def list_ratings(
 # --- account deletion --------------------------------------------------------------------
 
 
-async def remove_member_content(session: AsyncSession, user: User) -> None:
-    """For account deletion: the member's poems and ratings go; every aggregate follows."""
+async def forget_member(session: AsyncSession, user: User) -> None:
+    """Account closure: the member's poems and ratings go; every aggregate follows."""
     rated = select(PoemRating.poem_id).where(PoemRating.rater_id == user.id)
     authored = Poem.author_id == user.id
     await _lock_poems(session, authored, key=True)

@@ -21,6 +21,7 @@ from techtribe.courses.schemas import CourseRead
 from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.users import service
+from techtribe.users.closure import close_account
 from techtribe.users.models import Role
 from techtribe.users.schemas import (
     AdminUserUpdate,
@@ -64,7 +65,7 @@ async def change_password(
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(user: FreshUser, session: SessionDep) -> Response:
     """Needs a fresh token. Personal data goes; purchases stay for accounting."""
-    await service.delete_account(session, user)
+    await close_account(session, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

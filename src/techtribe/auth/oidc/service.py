@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -449,3 +450,10 @@ async def exchange_login_code(
     session.add(login)
     await session.flush()
     return await issue_tokens(session, settings, user, login, fresh=True)
+
+
+async def forget_member(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Account closure: provider accounts link to people, so they are unlinked (signing in
+    again makes a new account) and pending login codes go."""
+    await session.execute(delete(OIDCIdentity).where(OIDCIdentity.user_id == user_id))
+    await session.execute(delete(OIDCLoginCode).where(OIDCLoginCode.user_id == user_id))
