@@ -15,10 +15,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import configure_mappers
 
 from techtribe import __version__, redis_client
+from techtribe.advisories.router import members_router as bookings_router
 from techtribe.advisories.router import router as advisories_router
 from techtribe.auth.oidc.providers import OIDCRegistry
 from techtribe.auth.oidc.router import providers_router
 from techtribe.auth.oidc.router import router as oidc_router
+from techtribe.auth.router import account_router
 from techtribe.auth.router import router as auth_router
 from techtribe.auth.throttle import LoginThrottle
 from techtribe.config import Settings, get_settings
@@ -87,6 +89,8 @@ ROUTERS = (
     auth_router,
     purchases_router,
     advisories_router,
+    bookings_router,
+    account_router,
     oidc_router,
     providers_router,
     revenue_router,

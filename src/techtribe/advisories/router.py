@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from techtribe.advisories import service
-from techtribe.advisories.schemas import SlotCreate, SlotRead
-from techtribe.auth.dependencies import Instructor
+from techtribe.advisories import seats, service
+from techtribe.advisories.schemas import BookedSlot, SlotCreate, SlotRead
+from techtribe.auth.dependencies import CurrentUser, Instructor
 from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
@@ -71,3 +71,16 @@ async def cancel_slot(
         session, slot_id, user, refund=partial(refund_bookings, gateway=gateway)
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# `/users/me/bookings`: the member's seats, served here, by their owner.
+members_router = APIRouter(tags=["users"])
+
+
+@members_router.get("/users/me/bookings", response_model=Page[BookedSlot])
+async def my_bookings(
+    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Any:
+    """The advisory slots the caller booked, most recently booked first."""
+    items, next_cursor = await seats.bookings(session, user.id, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}

@@ -46,3 +46,9 @@ class SlotRead(BaseModel):
     cancelled: bool
     instructor: UserSummary
     created_at: datetime
+
+
+class BookedSlot(SlotRead):
+    """An advisory slot the caller has a seat in."""
+
+    booked_at: datetime

@@ -1,14 +1,19 @@
-"""Seats of advisory slots: advisories own them; checkout takes them, refunds give them back."""
+"""Seats of advisory slots: advisories own them; checkout takes them, refunds give them back;
+a member lists theirs."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from techtribe.advisories.models import AdvisorySlot, Booking
+from techtribe.advisories.schemas import BookedSlot, SlotRead
 from techtribe.errors import Conflict
+from techtribe.pagination import Key, Ordering, paginate
 
 
 class SoldOut(Conflict):
@@ -53,3 +58,34 @@ async def release_seat(session: AsyncSession, *, slot_id: uuid.UUID, user_id: uu
             .values(seats_taken=AdvisorySlot.seats_taken - 1)
             .execution_options(synchronize_session=False)
         )
+
+
+BOOKING_ORDER = Ordering(
+    "newest",
+    (Key.timestamp(Booking.created_at, descending=True), Key.uuid(Booking.id, descending=True)),
+)
+
+
+def _keys(row: Any) -> list[Any]:
+    """Sort values of a (booking, slot) row: the booking's time and id."""
+    return [row[0].created_at, row[0].id]
+
+
+async def bookings(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[BookedSlot], str | None]:
+    """The caller's advisory seats, most recently booked first."""
+    stmt = (
+        select(Booking, AdvisorySlot)
+        .join(AdvisorySlot, AdvisorySlot.id == Booking.slot_id)
+        .where(Booking.user_id == user_id)
+        .options(joinedload(AdvisorySlot.instructor))
+    )
+    rows, next_cursor = await paginate(
+        session, stmt, BOOKING_ORDER, limit=limit, cursor=cursor, scalars=False, key_of=_keys
+    )
+    items = [
+        BookedSlot(**SlotRead.model_validate(slot).model_dump(), booked_at=grant.created_at)
+        for grant, slot in rows
+    ]
+    return items, next_cursor

@@ -74,3 +74,8 @@ class PasswordResetConfirm(RequestBody):
 
 class Accepted(BaseModel):
     detail: str
+
+
+class PasswordChange(RequestBody):
+    current_password: str = Field(max_length=1024)
+    new_password: Password

@@ -129,3 +129,24 @@ class ReviewRead(BaseModel):
 class TagCount(BaseModel):
     name: str
     courses_count: int
+
+
+class OwnedCourse(CourseRead):
+    """A course the caller owns (archived ones included: buyers keep them)."""
+
+    enrolled_at: datetime
+
+
+class InstructorProfile(BaseModel):
+    """A public profile: never the e-mail address."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    full_name: str
+    bio: str | None
+    specialization: str | None
+    created_at: datetime
+    courses: list[CourseRead] = Field(
+        default_factory=list, description="Their published courses, newest first."
+    )

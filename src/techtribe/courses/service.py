@@ -327,3 +327,10 @@ async def tag_counts(
         session, stmt, TAG_ORDER, limit=limit, cursor=cursor, scalars=False
     )
     return [TagCount(name=row.name, courses_count=row.courses_count) for row in rows], next_cursor
+
+
+async def get_instructor(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None or user.is_deleted or not user.is_active or user.role != Role.instructor:
+        raise NotFound("No such instructor.")
+    return user

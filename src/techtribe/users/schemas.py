@@ -7,9 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints
 
-from techtribe.courses.schemas import CourseRead
 from techtribe.inputs import RequestBody
 from techtribe.users.emails import normal_email
 from techtribe.users.models import Role
@@ -73,23 +72,3 @@ class UserUpdate(RequestBody):
 class AdminUserUpdate(RequestBody):
     role: Role | None = None
     is_active: bool | None = None
-
-
-class InstructorProfile(BaseModel):
-    """A public profile: never the e-mail address."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    full_name: str
-    bio: str | None
-    specialization: str | None
-    created_at: datetime
-    courses: list[CourseRead] = Field(
-        default_factory=list, description="Their published courses, newest first."
-    )
-
-
-class PasswordChange(RequestBody):
-    current_password: str = Field(max_length=1024)
-    new_password: Password

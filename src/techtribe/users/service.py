@@ -89,10 +89,3 @@ async def list_users(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-async def get_instructor(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None or user.is_deleted or not user.is_active or user.role != Role.instructor:
-        raise NotFound("No such instructor.")
-    return user
