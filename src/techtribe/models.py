@@ -1,7 +1,7 @@
 """Every table, imported in one place so `Base.metadata` is complete (Alembic, tests)."""
 
 from techtribe.advisories.models import AdvisorySlot, Booking
-from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken
+from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken, User
 from techtribe.auth.oidc.models import OIDCIdentity, OIDCLoginCode, OIDCState
 from techtribe.courses.models import Course, Enrollment, Lesson, Review, Tag
 from techtribe.db import Base
@@ -9,7 +9,6 @@ from techtribe.notifications.models import OutboxMessage
 from techtribe.poems.models import Poem, PoemRating
 from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseAttempt, PurchaseItem
 from techtribe.revenue.models import RevenueEntry
-from techtribe.users.models import User
 
 __all__ = [
     "AdvisorySlot",

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from techtribe.auth.models import Role, User
 from techtribe.config import Settings
 from techtribe.courses.demo import seed_catalog
 from techtribe.poems.demo import seed_poems
 from techtribe.purchases.demo import seed_sales
 from techtribe.security import hash_password
-from techtribe.users.models import Role, User
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from sqlalchemy.orm import joinedload
 
 from techtribe.advisories.models import AdvisorySlot, Booking
 from techtribe.advisories.schemas import SlotCreate
+from techtribe.auth.models import Role, User
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, DomainError, Forbidden, NotFound
 from techtribe.notifications.outbox import enqueue
 from techtribe.pagination import Key, Ordering, paginate
-from techtribe.users.models import Role, User
 
 
 class SlotNotFound(NotFound):

@@ -17,12 +17,12 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
+from techtribe.auth.models import Role, User
 from techtribe.auth.service import AuthContext, authenticate
 from techtribe.config import SettingsDep
 from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.errors import Forbidden, Unauthorized
 from techtribe.openapi import raises
-from techtribe.users.models import Role, User
 
 # The password grant and the refresh grant share the one token endpoint.
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105

@@ -22,13 +22,13 @@ from techtribe.auth.schemas import (
     RegisterRequest,
     TokenErrorResponse,
     TokenResponse,
+    UserRead,
     VerifyEmailRequest,
 )
 from techtribe.config import SettingsDep
 from techtribe.db import SessionDep
 from techtribe.errors import NO_STORE, OAuthError
 from techtribe.openapi import schema_ref
-from techtribe.users.schemas import UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 API_USERS_ME = "/api/v1/users/me"

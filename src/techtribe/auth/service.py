@@ -10,7 +10,8 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken
+from techtribe.auth.emails import normal_email
+from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken, Role, User
 from techtribe.auth.schemas import TokenResponse
 from techtribe.auth.throttle import LoginThrottle
 from techtribe.config import Settings
@@ -27,8 +28,6 @@ from techtribe.security import (
     token_digest,
     verify_password,
 )
-from techtribe.users.emails import normal_email
-from techtribe.users.models import Role, User
 
 
 class EmailTaken(Conflict):

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from techtribe.auth.models import User
 from techtribe.courses.models import (
     Course,
     Lesson,
@@ -45,7 +46,6 @@ from techtribe.courses.models import (
 from techtribe.courses.service import CourseNotFound, may_see
 from techtribe.db import json_list, json_object
 from techtribe.pagination import Key, Ordering
-from techtribe.users.models import User
 
 AnySelect = Select[*tuple[Any, ...]]
 

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.advisories.models import AdvisorySlot
+from techtribe.auth.models import User
 from techtribe.courses.models import Course, Lesson
 from techtribe.courses.service import tags_named
 from techtribe.db import utcnow
-from techtribe.users.models import User
 
 # (instructor e-mail, title, level, price in cents, tags, lesson titles). The original
 # TechTribe sold its courses at 350, 350, 150 and 400 dollars.

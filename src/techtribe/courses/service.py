@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from techtribe.auth.models import Role, User
 from techtribe.courses.models import (
     Course,
     Enrollment,
@@ -31,7 +32,6 @@ from techtribe.courses.models import (
 from techtribe.courses.schemas import CourseCreate, CourseUpdate, LessonCreate, TagCount
 from techtribe.errors import Conflict, Forbidden, NotFound
 from techtribe.pagination import Key, Ordering, paginate
-from techtribe.users.models import Role, User
 
 
 class CourseNotFound(NotFound):

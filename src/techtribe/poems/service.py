@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
+from techtribe.auth.models import Role, User
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, Forbidden, NotFound
 from techtribe.notifications.outbox import enqueue
 from techtribe.pagination import Key, Ordering, paginate
 from techtribe.poems.models import Poem, PoemRating
-from techtribe.users.models import Role, User
 
 NO_SYNC = {"synchronize_session": False}
 

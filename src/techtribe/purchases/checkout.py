@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from techtribe.advisories import seats
 from techtribe.advisories.models import AdvisorySlot, Booking
+from techtribe.auth.models import User
 from techtribe.config import Settings
 from techtribe.courses.models import Course, Enrollment
 from techtribe.courses.service import enroll
@@ -51,7 +52,6 @@ from techtribe.purchases.payments import Charge, PaymentGateway
 from techtribe.purchases.schemas import PurchaseCreate, PurchaseRead
 from techtribe.purchases.service import money, purchase_view
 from techtribe.revenue.ledger import record_sale, split
-from techtribe.users.models import User
 
 log = logging.getLogger("techtribe.purchases")
 

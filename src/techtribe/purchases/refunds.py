@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from techtribe.advisories.models import AdvisorySlot, Booking
 from techtribe.advisories.seats import release_seat
+from techtribe.auth.models import User
 from techtribe.courses.service import unenroll
 from techtribe.db import utcnow
 from techtribe.notifications.outbox import enqueue
@@ -22,7 +23,6 @@ from techtribe.purchases.models import (
 from techtribe.purchases.payments import AlreadyRefunded, PaymentGateway
 from techtribe.purchases.service import load_purchase, money
 from techtribe.revenue.ledger import record_refund
-from techtribe.users.models import User
 
 
 async def refund_purchase(

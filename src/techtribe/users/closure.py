@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.auth import service as auth
+from techtribe.auth.models import User
 from techtribe.auth.oidc import service as oidc
 from techtribe.db import utcnow
 from techtribe.notifications import service as notifications
 from techtribe.poems import service as poems
-from techtribe.users.models import User
 
 DELETED_NAME = "Deleted user"
 

@@ -13,15 +13,15 @@ from techtribe.auth.dependencies import (
     FreshAdmin,
     FreshUser,
 )
+from techtribe.auth.models import Role
+from techtribe.auth.schemas import UserRead
 from techtribe.db import SessionDep
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.users import service
 from techtribe.users.closure import close_account
-from techtribe.users.models import Role
 from techtribe.users.schemas import (
     AdminUserUpdate,
     UserAdminRead,
-    UserRead,
     UserUpdate,
 )
 

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.auth.models import Role, User
 from techtribe.auth.service import revoke_sessions
 from techtribe.errors import Conflict, NotFound
 from techtribe.pagination import Key, Ordering, paginate
-from techtribe.users.models import Role, User
 
 USER_SORTS = {
     "newest": Ordering(

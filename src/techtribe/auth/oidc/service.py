@@ -23,7 +23,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from techtribe.auth.models import AuthSession
+from techtribe.auth.emails import normal_email
+from techtribe.auth.models import AuthSession, Role, User
 from techtribe.auth.oidc.allowlist import is_allowed
 from techtribe.auth.oidc.models import OIDCIdentity, OIDCLoginCode, OIDCState
 from techtribe.auth.oidc.providers import OIDCRegistry, ProviderClient, ProviderError
@@ -40,8 +41,6 @@ from techtribe.security import (
     token_digest,
     unverified_jwt_header,
 )
-from techtribe.users.emails import normal_email
-from techtribe.users.models import Role, User
 
 log = logging.getLogger("techtribe.oidc")
 
