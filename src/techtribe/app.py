@@ -46,6 +46,7 @@ from techtribe.notifications.transports import make_transport
 from techtribe.openapi import install_openapi, operation_id
 from techtribe.ops import router as ops_router
 from techtribe.poems.router import router as poems_router
+from techtribe.purchases.dependencies import cancellation_refunds
 from techtribe.purchases.payments import make_gateway
 from techtribe.purchases.router import router as purchases_router
 from techtribe.revenue.router import router as revenue_router
@@ -151,6 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = redis_client.connect(settings) if settings.redis_url else None
     app.state.login_throttle = LoginThrottle(settings, app.state.redis)
     app.state.payment_gateway = make_gateway(settings)
+    # Advisories can't import purchases (they sit below): their slot cancellation gets
+    # purchases' refunds from here.
+    app.state.cancellation_refunds = cancellation_refunds
     app.state.oidc = OIDCRegistry(settings)
     app.state.oidc_http = None
     # With Redis, `techtribe worker` sends the e-mails; without, this process does.

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from techtribe.advisories import seats, service
 from techtribe.advisories.schemas import BookedSlot, SlotCreate, SlotRead
@@ -14,10 +14,19 @@ from techtribe.auth.dependencies import CurrentUser, Instructor
 from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
-from techtribe.purchases.dependencies import GatewayDep
-from techtribe.purchases.refunds import refund_bookings
 
 router = APIRouter(prefix="/advisories", tags=["advisories"])
+
+
+async def cancellation_refunds(request: Request) -> service.RefundBookings:
+    """Whoever refunds a cancelled slot's seats: purchases, wired in by the app
+    (`app.state.cancellation_refunds`), since advisories sit below purchases."""
+    make: Callable[[Request], Awaitable[service.RefundBookings]]
+    make = request.app.state.cancellation_refunds
+    return await make(request)
+
+
+RefundsDep = Annotated[service.RefundBookings, Depends(cancellation_refunds)]
 
 
 @router.get("", response_model=Page[SlotRead])
@@ -64,12 +73,10 @@ async def read_slot(slot_id: uuid.UUID, session: ReadSessionDep) -> Any:
 
 @router.delete("/{slot_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def cancel_slot(
-    slot_id: uuid.UUID, user: Instructor, session: SessionDep, gateway: GatewayDep
+    slot_id: uuid.UUID, user: Instructor, session: SessionDep, refund: RefundsDep
 ) -> Response:
     """Cancel the slot; booked students are refunded and told by e-mail."""
-    await service.cancel_slot(
-        session, slot_id, user, refund=partial(refund_bookings, gateway=gateway)
-    )
+    await service.cancel_slot(session, slot_id, user, refund=refund)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

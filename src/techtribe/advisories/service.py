@@ -49,7 +49,8 @@ class AlreadyCancelled(Conflict):
 # PostgreSQL's SQLSTATE for a violated exclusion constraint (`ex_advisory_slots_no_overlap`).
 EXCLUSION_VIOLATION = "23P01"
 
-# Refunds the cancelled slot's bookings (purchases provides it; the router passes it in).
+# Refunds the cancelled slot's bookings (purchases provides it, the app wires it in:
+# `router.cancellation_refunds`).
 RefundBookings = Callable[[AsyncSession, AdvisorySlot, list[Booking]], Awaitable[None]]
 
 SLOT_ORDER = Ordering(
