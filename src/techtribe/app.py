@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import configure_mappers
 
 from techtribe import __version__, redis_client
+from techtribe.admin.outbox import router as outbox_router
 from techtribe.advisories.router import members_router as bookings_router
 from techtribe.advisories.router import router as advisories_router
 from techtribe.auth.oidc.providers import OIDCRegistry
@@ -41,7 +42,6 @@ from techtribe.middleware import (
 from techtribe.notifications.backlog import backlog_metrics
 from techtribe.notifications.delivery import OutboxDeliverer, Sender
 from techtribe.notifications.jobs import QueueDispatcher, make_queue
-from techtribe.notifications.router import router as outbox_router
 from techtribe.notifications.transports import make_transport
 from techtribe.openapi import install_openapi, operation_id
 from techtribe.ops import router as ops_router
