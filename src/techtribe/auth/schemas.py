@@ -127,3 +127,11 @@ class Accepted(BaseModel):
 class PasswordChange(RequestBody):
     current_password: str = Field(max_length=1024)
     new_password: Password
+
+
+# A member as others see them next to what they made.
+class UserSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    full_name: str
