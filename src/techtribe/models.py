@@ -7,8 +7,8 @@ from techtribe.courses.models import Course, Enrollment, Lesson, Review, Tag
 from techtribe.db import Base
 from techtribe.notifications.models import OutboxMessage
 from techtribe.poems.models import Poem, PoemRating
+from techtribe.purchases.ledger_models import RevenueEntry
 from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseAttempt, PurchaseItem
-from techtribe.revenue.models import RevenueEntry
 
 __all__ = [
     "AdvisorySlot",

@@ -40,6 +40,7 @@ from techtribe.courses.service import enroll
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, DomainError, NotFound
 from techtribe.notifications.outbox import enqueue
+from techtribe.purchases.ledger import record_sale, split
 from techtribe.purchases.models import (
     IdempotencyKey,
     ItemKind,
@@ -51,7 +52,6 @@ from techtribe.purchases.models import (
 from techtribe.purchases.payments import Charge, PaymentGateway
 from techtribe.purchases.schemas import PurchaseCreate, PurchaseRead
 from techtribe.purchases.service import money, purchase_view
-from techtribe.revenue.ledger import record_sale, split
 
 log = logging.getLogger("techtribe.purchases")
 

@@ -15,6 +15,7 @@ from techtribe.auth.models import User
 from techtribe.courses.service import unenroll
 from techtribe.db import utcnow
 from techtribe.notifications.outbox import enqueue
+from techtribe.purchases.ledger import record_refund
 from techtribe.purchases.models import (
     Purchase,
     PurchaseItem,
@@ -22,7 +23,6 @@ from techtribe.purchases.models import (
 )
 from techtribe.purchases.payments import AlreadyRefunded, PaymentGateway
 from techtribe.purchases.service import load_purchase, money
-from techtribe.revenue.ledger import record_refund
 
 
 async def refund_purchase(
