@@ -56,7 +56,7 @@ async def add_lesson(
 
 async def enroll(db: AsyncSession, student: Member, course_id: str) -> None:
     """What a purchase does: the service call that gives a student a course."""
-    await courses.enroll(db, user_id=uuid.UUID(student.id), course_id=uuid.UUID(course_id))
+    courses.enroll(db, user_id=uuid.UUID(student.id), course_id=uuid.UUID(course_id))
     await db.commit()
 
 

@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.auth.models import User
 from techtribe.notifications.models import OutboxMessage
 from techtribe.notifications.rendering import Email
 from techtribe.notifications.sealing import SEALED, Sealer, opened
-from techtribe.users.models import User
 
 API = "/api/v1"
 PASSWORD = "correct-horse-1"

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.app import create_app
+from techtribe.auth.models import User
 from techtribe.config import Settings
 from techtribe.db import SessionDep
-from techtribe.users.models import User
 from tests.conftest import client_for, make_settings, running_app
 from tests.helpers import API, PASSWORD, assert_problem, unique_email
 

@@ -12,15 +12,16 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.advisories.seats import BOOKING_ORDER
 from techtribe.advisories.service import SLOT_ORDER
 from techtribe.courses.catalog import COURSE_SORTS
+from techtribe.courses.enrollments import ENROLLMENT_ORDER
 from techtribe.courses.service import REVIEW_ORDER, TAG_ORDER
 from techtribe.db import UTCDateTime
 from techtribe.inputs import RequestBody
 from techtribe.notifications.service import NEWEST as OUTBOX_ORDER
 from techtribe.pagination import Key, Ordering
 from techtribe.poems.service import POEM_SORTS, RATING_ORDER
-from techtribe.purchases.ownership import BOOKING_ORDER, ENROLLMENT_ORDER
 from techtribe.purchases.service import PURCHASE_ORDER
 from techtribe.revenue.service import SALE_ORDER
 from techtribe.users.service import USER_SORTS

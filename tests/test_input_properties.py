@@ -17,7 +17,7 @@ from techtribe.inputs import Timestamp, shifted
 from techtribe.money import MAX_PRICE_CENTS, PriceCents
 from techtribe.pagination import InvalidCursor, Ordering, signing_key
 from techtribe.poems.service import POEM_SORTS
-from techtribe.revenue.ledger import split
+from techtribe.purchases.ledger import split
 from techtribe.users.service import USER_SORTS
 
 # Bounded, so the whole module stays within a few seconds on a loaded CI machine.

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.purchases.ledger import split
+from techtribe.purchases.ledger_models import RevenueEntry
 from techtribe.purchases.models import PurchaseItem
-from techtribe.revenue.ledger import split
-from techtribe.revenue.models import RevenueEntry
 from tests.catalog import create_course
 from tests.conftest import client_for, make_settings, running_app
 from tests.helpers import API, Member, assert_problem, assert_unauthorized, member

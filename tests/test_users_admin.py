@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from techtribe.users.models import User
+from techtribe.auth.models import User
 from techtribe.users.service import USER_SORTS
 from tests.cursors import signed_cursor
 from tests.helpers import (

@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.auth.models import User
 from techtribe.notifications.models import OutboxMessage
-from techtribe.users.models import User
 from tests.helpers import (
     API,
     PASSWORD,

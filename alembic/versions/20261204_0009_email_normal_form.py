@@ -27,7 +27,7 @@ users = sa.table("users", sa.column("id", sa.Uuid()), sa.column("email", sa.Stri
 
 
 def _normal(address: str) -> str:
-    # A copy of `techtribe.users.emails.normal_email` as of this revision: a migration
+    # A copy of `techtribe.auth.emails.normal_email` as of this revision: a migration
     # must keep doing what it did when it was written.
     text = unicodedata.normalize("NFC", address.strip())
     if len(text) <= 320:

@@ -14,13 +14,12 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from techtribe.auth.models import AuthSession
+from techtribe.auth.models import AuthSession, User
 from techtribe.auth.service import issue_tokens
 from techtribe.config import Settings
 from techtribe.courses.catalog import COURSE_SORTS
 from techtribe.migrations import upgrade_engine
 from techtribe.security import hash_password
-from techtribe.users.models import User
 
 PASSWORD = "bench-Passw0rd"  # every bench user's password (one hash, shared: same cost)
 TAGS = [

@@ -15,10 +15,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import configure_mappers
 
 from techtribe import __version__, redis_client
+from techtribe.admin.outbox import router as outbox_router
+from techtribe.advisories.router import members_router as bookings_router
 from techtribe.advisories.router import router as advisories_router
 from techtribe.auth.oidc.providers import OIDCRegistry
 from techtribe.auth.oidc.router import providers_router
 from techtribe.auth.oidc.router import router as oidc_router
+from techtribe.auth.router import account_router
 from techtribe.auth.router import router as auth_router
 from techtribe.auth.throttle import LoginThrottle
 from techtribe.config import Settings, get_settings
@@ -39,11 +42,11 @@ from techtribe.middleware import (
 from techtribe.notifications.backlog import backlog_metrics
 from techtribe.notifications.delivery import OutboxDeliverer, Sender
 from techtribe.notifications.jobs import QueueDispatcher, make_queue
-from techtribe.notifications.router import router as outbox_router
 from techtribe.notifications.transports import make_transport
 from techtribe.openapi import install_openapi, operation_id
 from techtribe.ops import router as ops_router
 from techtribe.poems.router import router as poems_router
+from techtribe.purchases.dependencies import cancellation_refunds
 from techtribe.purchases.payments import make_gateway
 from techtribe.purchases.router import router as purchases_router
 from techtribe.revenue.router import router as revenue_router
@@ -87,6 +90,8 @@ ROUTERS = (
     auth_router,
     purchases_router,
     advisories_router,
+    bookings_router,
+    account_router,
     oidc_router,
     providers_router,
     revenue_router,
@@ -147,6 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = redis_client.connect(settings) if settings.redis_url else None
     app.state.login_throttle = LoginThrottle(settings, app.state.redis)
     app.state.payment_gateway = make_gateway(settings)
+    # Advisories can't import purchases (they sit below): their slot cancellation gets
+    # purchases' refunds from here.
+    app.state.cancellation_refunds = cancellation_refunds
     app.state.oidc = OIDCRegistry(settings)
     app.state.oidc_http = None
     # With Redis, `techtribe worker` sends the e-mails; without, this process does.

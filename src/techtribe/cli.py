@@ -17,6 +17,8 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from techtribe import migrations
+from techtribe.auth.models import Role, User
+from techtribe.auth.schemas import Email, Password
 from techtribe.config import get_settings
 from techtribe.db import (
     create_autocommit_sessionmaker,
@@ -26,8 +28,6 @@ from techtribe.db import (
 )
 from techtribe.logs import logging_config, setup_logging
 from techtribe.security import hash_password
-from techtribe.users.models import Role, User
-from techtribe.users.schemas import Email, Password
 
 # Not imported from techtribe.metrics: that would import prometheus-client too early.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

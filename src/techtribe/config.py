@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
+from fastapi import Depends, Request
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -423,3 +424,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (tests pass their own `Settings` to `create_app`)."""
     return Settings()
+
+
+async def app_settings(request: Request) -> Settings:
+    """The settings the running app was created with (a request's view of them)."""
+    # async: FastAPI runs a plain `def` dependency in the thread pool.
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from techtribe.advisories.demo import seed_slots
+from techtribe.auth.models import Role, User
 from techtribe.config import Settings
-from techtribe.courses.demo import seed_catalog
+from techtribe.courses.demo import DEMO_COURSES, seed_catalog
 from techtribe.poems.demo import seed_poems
 from techtribe.purchases.demo import seed_sales
 from techtribe.security import hash_password
-from techtribe.users.models import Role, User
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], settings: Setting
             )
         await session.flush()
         added = len(missing) + await seed_catalog(session)
+        # An advisory slot for each demo course's subject, by its instructor.
+        added += await seed_slots(session, [(email, title) for email, title, *_ in DEMO_COURSES])
         added += sum(await seed_poems(session))
     # Sales go through checkout, which commits each one: after the members exist.
     return added + await seed_sales(sessionmaker, settings)

@@ -13,11 +13,11 @@ from jose import jwt
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.auth.models import User
 from techtribe.auth.oidc.models import OIDCLoginCode, OIDCState
 from techtribe.config import Settings
 from techtribe.db import utcnow
 from techtribe.security import token_digest
-from techtribe.users.models import User
 from tests.helpers import assert_oauth_error, login, register
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, FakeProvider, SigningKey, unsigned_token
 from tests.oidc_support import (

@@ -11,10 +11,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.auth.models import User
 from techtribe.auth.oidc.models import OIDCIdentity, OIDCState
 from techtribe.config import Settings
 from techtribe.security import token_digest
-from techtribe.users.models import User
 from tests.helpers import (
     API,
     PASSWORD,

@@ -9,8 +9,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from techtribe.auth.models import User
 from techtribe.db import Base, Timestamps, UTCDateTime, UUIDPk, utcnow
-from techtribe.users.models import User
 
 
 class AdvisorySlot(UUIDPk, Timestamps, Base):

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from techtribe.advisories import service
-from techtribe.advisories.schemas import SlotCreate, SlotRead
-from techtribe.auth.dependencies import Instructor
-from techtribe.db import SessionDep
+from techtribe.advisories import seats, service
+from techtribe.advisories.schemas import BookedSlot, SlotCreate, SlotRead
+from techtribe.auth.dependencies import CurrentUser, Instructor
+from techtribe.db import ReadSessionDep, SessionDep
 from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
-from techtribe.purchases.dependencies import GatewayDep
-from techtribe.purchases.refunds import refund_bookings
 
 router = APIRouter(prefix="/advisories", tags=["advisories"])
 
 
+async def cancellation_refunds(request: Request) -> service.RefundBookings:
+    """Whoever refunds a cancelled slot's seats: purchases, wired in by the app
+    (`app.state.cancellation_refunds`), since advisories sit below purchases."""
+    make: Callable[[Request], Awaitable[service.RefundBookings]]
+    make = request.app.state.cancellation_refunds
+    return await make(request)
+
+
+RefundsDep = Annotated[service.RefundBookings, Depends(cancellation_refunds)]
+
+
 @router.get("", response_model=Page[SlotRead])
 async def list_slots(
-    session: SessionDep,
+    session: ReadSessionDep,
     instructor_id: uuid.UUID | None = None,
     starts_from: Annotated[
         Timestamp | None, Query(alias="from", description="Start at or after (inclusive).")
@@ -58,16 +67,27 @@ async def create_slot(
 
 
 @router.get("/{slot_id}", response_model=SlotRead)
-async def read_slot(slot_id: uuid.UUID, session: SessionDep) -> Any:
+async def read_slot(slot_id: uuid.UUID, session: ReadSessionDep) -> Any:
     return await service.get_slot(session, slot_id)
 
 
 @router.delete("/{slot_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def cancel_slot(
-    slot_id: uuid.UUID, user: Instructor, session: SessionDep, gateway: GatewayDep
+    slot_id: uuid.UUID, user: Instructor, session: SessionDep, refund: RefundsDep
 ) -> Response:
     """Cancel the slot; booked students are refunded and told by e-mail."""
-    await service.cancel_slot(
-        session, slot_id, user, refund=partial(refund_bookings, gateway=gateway)
-    )
+    await service.cancel_slot(session, slot_id, user, refund=refund)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# `/users/me/bookings`: the member's seats, served here, by their owner.
+members_router = APIRouter(tags=["users"])
+
+
+@members_router.get("/users/me/bookings", response_model=Page[BookedSlot])
+async def my_bookings(
+    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Any:
+    """The advisory slots the caller booked, most recently booked first."""
+    items, next_cursor = await seats.bookings(session, user.id, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from techtribe.courses.schemas import UserSummary
+from techtribe.auth.schemas import UserSummary
 from techtribe.inputs import RequestBody, Timestamp, shifted
 from techtribe.money import Currency, PriceCents
 
@@ -46,3 +46,9 @@ class SlotRead(BaseModel):
     cancelled: bool
     instructor: UserSummary
     created_at: datetime
+
+
+class BookedSlot(SlotRead):
+    """An advisory slot the caller has a seat in."""
+
+    booked_at: datetime

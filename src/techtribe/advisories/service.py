@@ -13,11 +13,11 @@ from sqlalchemy.orm import joinedload
 
 from techtribe.advisories.models import AdvisorySlot, Booking
 from techtribe.advisories.schemas import SlotCreate
+from techtribe.auth.models import Role, User
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, DomainError, Forbidden, NotFound
 from techtribe.notifications.outbox import enqueue
 from techtribe.pagination import Key, Ordering, paginate
-from techtribe.users.models import Role, User
 
 
 class SlotNotFound(NotFound):
@@ -49,7 +49,8 @@ class AlreadyCancelled(Conflict):
 # PostgreSQL's SQLSTATE for a violated exclusion constraint (`ex_advisory_slots_no_overlap`).
 EXCLUSION_VIOLATION = "23P01"
 
-# Refunds the cancelled slot's bookings (purchases provides it; the router passes it in).
+# Refunds the cancelled slot's bookings (purchases provides it, the app wires it in:
+# `router.cancellation_refunds`).
 RefundBookings = Callable[[AsyncSession, AdvisorySlot, list[Booking]], Awaitable[None]]
 
 SLOT_ORDER = Ordering(

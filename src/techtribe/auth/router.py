@@ -10,10 +10,11 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from techtribe.auth import service
-from techtribe.auth.dependencies import AuthDep, SettingsDep
+from techtribe.auth.dependencies import AuthDep, FreshUser
 from techtribe.auth.schemas import (
     PASSWORD_GRANT_EXAMPLE,
     Accepted,
+    PasswordChange,
     PasswordGrant,
     PasswordResetConfirm,
     PasswordResetRequest,
@@ -21,12 +22,13 @@ from techtribe.auth.schemas import (
     RegisterRequest,
     TokenErrorResponse,
     TokenResponse,
+    UserRead,
     VerifyEmailRequest,
 )
+from techtribe.config import SettingsDep
 from techtribe.db import SessionDep
 from techtribe.errors import NO_STORE, OAuthError
 from techtribe.openapi import schema_ref
-from techtribe.users.schemas import UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 API_USERS_ME = "/api/v1/users/me"
@@ -160,5 +162,20 @@ async def password_reset_confirm(
     """Set a new password with the mailed token; every session of the account is revoked."""
     await service.confirm_password_reset(
         session, settings, token=body.token, new_password=body.new_password
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# `/users/me/password`: the URL names the member, the rule is auth's.
+account_router = APIRouter(tags=["users"])
+
+
+@account_router.post("/users/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: PasswordChange, ctx: AuthDep, _: FreshUser, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Needs a fresh token. This login stays signed in; every other one is revoked."""
+    await service.change_password(
+        session, settings, ctx, current=body.current_password, new=body.new_password
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

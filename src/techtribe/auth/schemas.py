@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    JsonValue,
+    StringConstraints,
+)
 
+from techtribe.auth.emails import normal_email
+from techtribe.auth.models import Role
 from techtribe.inputs import RequestBody
-from techtribe.users.schemas import Email, FullName, Password
+
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+# Stored and compared in one form only (see `normal_email`).
+Email = Annotated[EmailStr, AfterValidator(normal_email)]
+
+
+def _password_rules(value: str) -> str:
+    size = len(value.encode())
+    if size < 8:
+        raise ValueError("password must be at least 8 bytes long")
+    if size > 72:
+        # bcrypt reads only 72 bytes: refuse rather than silently cut.
+        raise ValueError("password must be at most 72 bytes long (UTF-8)")
+    if not re.search(r"[^\W\d_]", value) or not re.search(r"\d", value):
+        raise ValueError("password must contain at least one letter and one digit")
+    return value
+
+
+Password = Annotated[str, AfterValidator(_password_rules)]
+
+
+class UserRead(BaseModel):
+    """The caller's own account (`GET /users/me`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str | None
+    full_name: str
+    role: Role
+    email_verified: bool
+    bio: str | None
+    specialization: str | None
+    created_at: datetime
 
 
 class RegisterRequest(RequestBody):
@@ -74,3 +122,16 @@ class PasswordResetConfirm(RequestBody):
 
 class Accepted(BaseModel):
     detail: str
+
+
+class PasswordChange(RequestBody):
+    current_password: str = Field(max_length=1024)
+    new_password: Password
+
+
+# A member as others see them next to what they made.
+class UserSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    full_name: str

@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken
+from techtribe.auth.emails import normal_email
+from techtribe.auth.models import AuthSession, OneTimeToken, RefreshToken, Role, User
 from techtribe.auth.schemas import TokenResponse
 from techtribe.auth.throttle import LoginThrottle
 from techtribe.config import Settings
@@ -27,8 +28,6 @@ from techtribe.security import (
     token_digest,
     verify_password,
 )
-from techtribe.users.emails import normal_email
-from techtribe.users.models import Role, User
 
 
 class EmailTaken(Conflict):
@@ -366,3 +365,9 @@ async def change_password(
         raise WrongPassword()
     user.password_hash = await hash_password(new, settings.bcrypt_rounds)
     await revoke_sessions(session, user.id, reason="password_changed", except_id=ctx.session_id)
+
+
+async def forget_member(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Account closure: every login of the member ends, and their one-time links die."""
+    await revoke_sessions(session, user_id, reason="account_deleted")
+    await session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user_id))

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from techtribe.auth.models import User
 from techtribe.courses.models import (
     Course,
     Lesson,
@@ -42,10 +43,9 @@ from techtribe.courses.models import (
     average_score,
     course_tags,
 )
-from techtribe.courses.service import CourseNotFound, is_enrolled
+from techtribe.courses.service import CourseNotFound, may_see
 from techtribe.db import json_list, json_object
 from techtribe.pagination import Key, Ordering
-from techtribe.users.models import Role, User
 
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -283,12 +283,14 @@ async def course_detail(
     row = (await _run(session, DETAIL, {"course_id": course_id})).first()
     if row is None:
         raise CourseNotFound()
-    visible = row.published and not row.archived
-    if not visible and viewer is not None:
-        visible = viewer.role == Role.admin or row.instructor_id == viewer.id
-        if not visible and row.archived:
-            visible = await is_enrolled(session, viewer.id, row.id)
-    if not visible:
+    if not await may_see(
+        session,
+        viewer,
+        course_id=row.id,
+        instructor_id=row.instructor_id,
+        published=row.published,
+        archived=row.archived,
+    ):
         raise CourseNotFound()
     return {**card(row), "lessons": _outline(row.lessons)}
 

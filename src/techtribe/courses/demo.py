@@ -1,17 +1,14 @@
-"""Demo catalog for `techtribe seed`: a course and two upcoming asesorías per instructor."""
+"""Demo catalog for `techtribe seed`: a course per instructor (their asesorías:
+`advisories/demo.py`)."""
 
 from __future__ import annotations
-
-from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from techtribe.advisories.models import AdvisorySlot
+from techtribe.auth.models import User
 from techtribe.courses.models import Course, Lesson
 from techtribe.courses.service import tags_named
-from techtribe.db import utcnow
-from techtribe.users.models import User
 
 # (instructor e-mail, title, level, price in cents, tags, lesson titles). The original
 # TechTribe sold its courses at 350, 350, 150 and 400 dollars.
@@ -82,13 +79,9 @@ DEMO_COURSES = [
     ),
 ]
 
-# Two-hour asesorías at 40 dollars, one-to-one.
-ADVISORY_PRICE_CENTS = 4000
-ADVISORY_MINUTES = 120
-
 
 async def seed_catalog(session: AsyncSession) -> int:
-    """Add the demo courses and advisory slots that are missing; returns how many were added."""
+    """Add the demo courses that are missing; returns how many were added."""
     emails = [email for email, *_ in DEMO_COURSES]
     instructors = {
         user.email: user
@@ -100,19 +93,8 @@ async def seed_catalog(session: AsyncSession) -> int:
             select(Course).where(Course.instructor_id.in_([u.id for u in instructors.values()]))
         )
     }
-    existing_slots = {
-        (slot.instructor_id, slot.topic)
-        for slot in await session.scalars(
-            select(AdvisorySlot).where(
-                AdvisorySlot.instructor_id.in_([u.id for u in instructors.values()])
-            )
-        )
-    }
-    tomorrow = datetime.combine(
-        utcnow().date() + timedelta(days=1), time(15, 0), tzinfo=utcnow().tzinfo
-    )
     added = 0
-    for day, (email, title, level, price, tags, lessons) in enumerate(DEMO_COURSES):
+    for email, title, level, price, tags, lessons in DEMO_COURSES:
         instructor = instructors.get(email)
         if instructor is None:
             continue
@@ -132,25 +114,6 @@ async def seed_catalog(session: AsyncSession) -> int:
                 for i, name in enumerate(lessons, start=1)
             ]
             session.add(course)
-            added += 1
-        for week in range(2):
-            topic = f"Asesoría: {title} ({'first' if week == 0 else 'second'} session)"
-            if (instructor.id, topic) in existing_slots:
-                continue
-            starts_at = tomorrow + timedelta(days=day + 7 * week)
-            session.add(
-                AdvisorySlot(
-                    instructor_id=instructor.id,
-                    topic=topic,
-                    description="One-to-one help with your own code and questions.",
-                    starts_at=starts_at,
-                    ends_at=starts_at + timedelta(minutes=ADVISORY_MINUTES),
-                    duration_minutes=ADVISORY_MINUTES,
-                    price_cents=ADVISORY_PRICE_CENTS,
-                    currency="USD",
-                    capacity=1,
-                )
-            )
             added += 1
     await session.flush()
     return added

@@ -21,8 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from techtribe.auth.models import User
 from techtribe.db import Base, Timestamps, UTCDateTime, UUIDPk, utcnow
-from techtribe.users.models import User
 
 
 class Level(enum.StrEnum):

@@ -9,15 +9,17 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from techtribe.auth.dependencies import CurrentUser, Instructor, OptionalAuth
-from techtribe.courses import catalog, service
+from techtribe.courses import catalog, enrollments, service
 from techtribe.courses.models import Level
 from techtribe.courses.schemas import (
     CourseCreate,
     CourseDetail,
     CourseRead,
     CourseUpdate,
+    InstructorProfile,
     LessonCreate,
     LessonRead,
+    OwnedCourse,
     ReviewCreate,
     ReviewRead,
     TagCount,
@@ -157,3 +159,22 @@ async def list_tags(
     """Tags of published courses, by name, with how many published courses carry each."""
     items, next_cursor = await service.tag_counts(session, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/users/me/enrollments", response_model=Page[OwnedCourse], tags=["users"])
+async def my_enrollments(
+    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Any:
+    """The courses the caller owns, most recently bought first."""
+    items, next_cursor = await enrollments.enrollments(session, user.id, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/instructors/{user_id}", response_model=InstructorProfile, tags=["instructors"])
+async def instructor_profile(user_id: uuid.UUID, session: ReadSessionDep) -> Any:
+    """An instructor's public profile (no e-mail address) and their published courses."""
+    instructor = await service.get_instructor(session, user_id)
+    courses = await catalog.instructor_courses(session, instructor.id)
+    return InstructorProfile.model_validate(instructor).model_copy(
+        update={"courses": [CourseRead.model_validate(course) for course in courses]}
+    )

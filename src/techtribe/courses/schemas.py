@@ -15,6 +15,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from techtribe.auth.schemas import UserSummary
 from techtribe.courses.models import Level
 from techtribe.inputs import RequestBody
 from techtribe.money import Currency, PriceCents
@@ -53,13 +54,6 @@ class CourseUpdate(RequestBody):
     level: Level | None = None
     tags: Tags | None = None
     published: bool | None = None
-
-
-class UserSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    full_name: str
 
 
 def _tag_names(tags: list[Any]) -> list[str]:
@@ -129,3 +123,24 @@ class ReviewRead(BaseModel):
 class TagCount(BaseModel):
     name: str
     courses_count: int
+
+
+class OwnedCourse(CourseRead):
+    """A course the caller owns (archived ones included: buyers keep them)."""
+
+    enrolled_at: datetime
+
+
+class InstructorProfile(BaseModel):
+    """A public profile: never the e-mail address."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    full_name: str
+    bio: str | None
+    specialization: str | None
+    created_at: datetime
+    courses: list[CourseRead] = Field(
+        default_factory=list, description="Their published courses, newest first."
+    )

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from techtribe.auth.models import Role, User
 from techtribe.courses.models import (
     Course,
     Enrollment,
@@ -31,7 +32,6 @@ from techtribe.courses.models import (
 from techtribe.courses.schemas import CourseCreate, CourseUpdate, LessonCreate, TagCount
 from techtribe.errors import Conflict, Forbidden, NotFound
 from techtribe.pagination import Key, Ordering, paginate
-from techtribe.users.models import Role, User
 
 
 class CourseNotFound(NotFound):
@@ -72,12 +72,18 @@ async def is_enrolled(session: AsyncSession, user_id: uuid.UUID, course_id: uuid
     return bool(found)
 
 
-async def enroll(session: AsyncSession, *, user_id: uuid.UUID, course_id: uuid.UUID) -> Enrollment:
-    """Give a student a course (purchases call this; the caller handles `already owned`)."""
-    enrollment = Enrollment(user_id=user_id, course_id=course_id)
-    session.add(enrollment)
-    await session.flush()
-    return enrollment
+def enroll(session: AsyncSession, *, user_id: uuid.UUID, course_id: uuid.UUID) -> None:
+    """Give a member a course (checkout, once paid). Not flushed: the caller's flush reports
+    a second enrollment (the unique (user, course)) as `already_owned`."""
+    session.add(Enrollment(user_id=user_id, course_id=course_id))
+
+
+async def unenroll(session: AsyncSession, *, user_id: uuid.UUID, course_id: uuid.UUID) -> None:
+    """Take a course back (a refund), and the review it allowed."""
+    await session.execute(
+        delete(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+    )
+    await withdraw_review(session, user_id=user_id, course_id=course_id)
 
 
 async def tags_named(session: AsyncSession, names: list[str]) -> list[Tag]:
@@ -111,18 +117,42 @@ async def load_course(session: AsyncSession, course_id: uuid.UUID) -> Course:
     return course
 
 
+async def may_see(
+    session: AsyncSession,
+    viewer: User | None,
+    *,
+    course_id: uuid.UUID,
+    instructor_id: uuid.UUID,
+    published: bool,
+    archived: bool,
+) -> bool:
+    """The one visibility rule, for ORM objects and the catalog's rows alike: a listed course
+    is everyone's; a draft or an archived one its instructor's and admins'; an archived one
+    stays its buyers'."""
+    if published and not archived:
+        return True
+    if viewer is None:
+        return False
+    if viewer.role == Role.admin or instructor_id == viewer.id:
+        return True
+    return archived and await is_enrolled(session, viewer.id, course_id)
+
+
 async def visible_course(
     session: AsyncSession, course_id: uuid.UUID, viewer: User | None
 ) -> Course:
     """A course as `viewer` may see it: drafts and archived courses are 404 to outsiders."""
     course = await load_course(session, course_id)
-    if course.published and not course.archived:
-        return course
-    if is_owner(course, viewer):
-        return course
-    if course.archived and viewer is not None and await is_enrolled(session, viewer.id, course.id):
-        return course
-    raise CourseNotFound()
+    if not await may_see(
+        session,
+        viewer,
+        course_id=course.id,
+        instructor_id=course.instructor_id,
+        published=course.published,
+        archived=course.archived,
+    ):
+        raise CourseNotFound()
+    return course
 
 
 async def owned_course(session: AsyncSession, course_id: uuid.UUID, user: User) -> Course:
@@ -297,3 +327,10 @@ async def tag_counts(
         session, stmt, TAG_ORDER, limit=limit, cursor=cursor, scalars=False
     )
     return [TagCount(name=row.name, courses_count=row.courses_count) for row in rows], next_cursor
+
+
+async def get_instructor(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None or user.is_deleted or not user.is_active or user.role != Role.instructor:
+        raise NotFound("No such instructor.")
+    return user

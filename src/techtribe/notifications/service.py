@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.db import utcnow
@@ -65,3 +65,8 @@ async def retry(session: AsyncSession, message_id: uuid.UUID) -> OutboxMessage:
     session.info.setdefault("outbox_ids", []).append(message.id)
     await session.flush()
     return message
+
+
+async def forget_member(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Account closure: mail to or about the member holds their address, so it goes."""
+    await session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user_id))

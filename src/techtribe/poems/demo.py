@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from techtribe.auth.models import User
 from techtribe.poems import service
 from techtribe.poems.models import Poem, PoemRating
-from techtribe.users.models import User
 
 # (author's e-mail, title, body): bodies keep their blank lines and indentation.
 DEMO_POEMS: tuple[tuple[str, str, str], ...] = (

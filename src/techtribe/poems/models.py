@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from techtribe.auth.models import User
 from techtribe.db import Base, Timestamps, UTCDateTime, UUIDPk, utcnow
-from techtribe.users.models import User
 
 
 class Poem(UUIDPk, Base):

@@ -13,7 +13,7 @@ from techtribe.errors import Unauthorized
 from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.poems import service
-from techtribe.poems.dependencies import EditablePoemDep, PoemDep
+from techtribe.poems.dependencies import EditablePoemDep, PoemDep, ReadablePoemDep
 from techtribe.poems.schemas import (
     PoemCreate,
     PoemRead,
@@ -81,7 +81,7 @@ async def publish_poem(body: PoemCreate, user: CurrentUser, session: SessionDep)
 
 
 @router.get("/{poem_id}", response_model=PoemRead)
-async def read_poem(poem: PoemDep) -> Any:
+async def read_poem(poem: ReadablePoemDep) -> Any:
     return poem
 
 
@@ -110,7 +110,10 @@ async def rate_poem(
 
 @router.get("/{poem_id}/ratings", response_model=Page[RatingRead])
 async def list_ratings(
-    poem: PoemDep, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+    poem: ReadablePoemDep,
+    session: ReadSessionDep,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
 ) -> Any:
     """Newest first."""
     items, next_cursor = await service.list_ratings(session, poem=poem, limit=limit, cursor=cursor)

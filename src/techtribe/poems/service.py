@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
+from techtribe.auth.models import Role, User
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, Forbidden, NotFound
 from techtribe.notifications.outbox import enqueue
 from techtribe.pagination import Key, Ordering, paginate
 from techtribe.poems.models import Poem, PoemRating
-from techtribe.users.models import Role, User
 
 NO_SYNC = {"synchronize_session": False}
 
@@ -359,8 +359,8 @@ async def list_ratings(
 # --- account deletion --------------------------------------------------------------------
 
 
-async def remove_member_content(session: AsyncSession, user: User) -> None:
-    """For account deletion: the member's poems and ratings go; every aggregate follows."""
+async def forget_member(session: AsyncSession, user: User) -> None:
+    """Account closure: the member's poems and ratings go; every aggregate follows."""
     rated = select(PoemRating.poem_id).where(PoemRating.rater_id == user.id)
     authored = Poem.author_id == user.id
     await _lock_poems(session, authored, key=True)

@@ -27,16 +27,20 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, exists, func, select, update
+from sqlalchemy import Row, Select, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from techtribe.advisories import seats
 from techtribe.advisories.models import AdvisorySlot, Booking
+from techtribe.auth.models import User
 from techtribe.config import Settings
 from techtribe.courses.models import Course, Enrollment
+from techtribe.courses.service import enroll
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, DomainError, NotFound
 from techtribe.notifications.outbox import enqueue
+from techtribe.purchases.ledger import record_sale, split
 from techtribe.purchases.models import (
     IdempotencyKey,
     ItemKind,
@@ -48,8 +52,6 @@ from techtribe.purchases.models import (
 from techtribe.purchases.payments import Charge, PaymentGateway
 from techtribe.purchases.schemas import PurchaseCreate, PurchaseRead
 from techtribe.purchases.service import money, purchase_view
-from techtribe.revenue.ledger import record_sale, split
-from techtribe.users.models import User
 
 log = logging.getLogger("techtribe.purchases")
 
@@ -78,10 +80,6 @@ class AlreadyOwned(Conflict):
 
 class AlreadyBooked(Conflict):
     code, detail_text = "already_booked", "You already have a seat in this advisory slot."
-
-
-class SoldOut(Conflict):
-    code, detail_text = "sold_out", "This advisory slot has no seats left."
 
 
 class OwnItem(Conflict):
@@ -142,13 +140,13 @@ async def checkout(
         raise MixedCurrency()
     for line in lines:
         if line.kind == ItemKind.advisory:
-            await _take_seat(session, line.target_id)
+            await seats.take_seat(session, line.target_id)
     # After the seats: an UPDATE would flush these first, out of the `try` below.
     for line in lines:
         if line.kind == ItemKind.advisory:
-            session.add(Booking(slot_id=line.target_id, user_id=buyer_id))
+            seats.book(session, slot_id=line.target_id, user_id=buyer_id)
         else:
-            session.add(Enrollment(user_id=buyer_id, course_id=line.target_id))
+            enroll(session, user_id=buyer_id, course_id=line.target_id)
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -345,17 +343,6 @@ _SLOT_OFFERS = select(
     .where(Booking.user_id == bindparam("buyer_id"), Booking.slot_id == AdvisorySlot.id)
     .label("owned"),
 ).where(AdvisorySlot.id.in_(bindparam("ids", expanding=True)))
-# One seat, or no row: racing buyers can't overfill a slot.
-_TAKE_SEAT = (
-    update(AdvisorySlot)
-    .where(
-        AdvisorySlot.id == bindparam("slot_id"),
-        AdvisorySlot.cancelled_at.is_(None),
-        AdvisorySlot.seats_taken < AdvisorySlot.capacity,
-    )
-    .values(seats_taken=AdvisorySlot.seats_taken + 1)
-    .execution_options(synchronize_session=False)
-)
 
 
 async def _offers(
@@ -414,13 +401,6 @@ async def _priced_lines(
         line.price_cents, line.currency = offer.price_cents, offer.currency
         lines.append(line)
     return lines
-
-
-async def _take_seat(session: AsyncSession, slot_id: uuid.UUID) -> None:
-    """One seat, or `sold_out`."""
-    taken = await session.execute(_TAKE_SEAT, {"slot_id": slot_id})
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
-        raise SoldOut()
 
 
 def _ownership_conflict(exc: IntegrityError) -> DomainError:

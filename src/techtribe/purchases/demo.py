@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from techtribe.auth.models import User
 from techtribe.config import Settings
 from techtribe.courses.models import Course
 from techtribe.errors import DomainError
@@ -21,7 +22,6 @@ from techtribe.purchases.cards import CardIn
 from techtribe.purchases.models import ItemKind
 from techtribe.purchases.payments import AlreadyRefunded, SandboxGateway
 from techtribe.purchases.schemas import ItemIn, PurchaseCreate
-from techtribe.users.models import User
 
 # (student e-mail, course title); the last sale is refunded.
 DEMO_SALES = [

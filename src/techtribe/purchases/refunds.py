@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from techtribe.advisories.models import AdvisorySlot, Booking
-from techtribe.courses.models import Enrollment
-from techtribe.courses.service import withdraw_review
+from techtribe.advisories.seats import release_seat
+from techtribe.auth.models import User
+from techtribe.courses.service import unenroll
 from techtribe.db import utcnow
 from techtribe.notifications.outbox import enqueue
+from techtribe.purchases.ledger import record_refund
 from techtribe.purchases.models import (
     Purchase,
     PurchaseItem,
@@ -21,8 +23,6 @@ from techtribe.purchases.models import (
 )
 from techtribe.purchases.payments import AlreadyRefunded, PaymentGateway
 from techtribe.purchases.service import load_purchase, money
-from techtribe.revenue.ledger import record_refund
-from techtribe.users.models import User
 
 
 async def refund_purchase(
@@ -97,25 +97,9 @@ async def _withdraw(session: AsyncSession, purchase: Purchase, items: list[Purch
         item.refunded_at = now
         record_refund(session, item, now)
         if item.course_id is not None:
-            await session.execute(
-                delete(Enrollment).where(
-                    Enrollment.user_id == purchase.user_id, Enrollment.course_id == item.course_id
-                )
-            )
-            await withdraw_review(session, user_id=purchase.user_id, course_id=item.course_id)
+            await unenroll(session, user_id=purchase.user_id, course_id=item.course_id)
         elif item.slot_id is not None:
-            removed = await session.execute(
-                delete(Booking).where(
-                    Booking.user_id == purchase.user_id, Booking.slot_id == item.slot_id
-                )
-            )
-            if removed.rowcount:  # type: ignore[attr-defined]
-                await session.execute(
-                    update(AdvisorySlot)
-                    .where(AdvisorySlot.id == item.slot_id)
-                    .values(seats_taken=AdvisorySlot.seats_taken - 1)
-                    .execution_options(synchronize_session=False)
-                )
+            await release_seat(session, slot_id=item.slot_id, user_id=purchase.user_id)
 
 
 async def _mail_refund(

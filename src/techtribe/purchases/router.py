@@ -9,13 +9,14 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
 from techtribe import metrics
-from techtribe.auth.dependencies import Admin, CurrentUser, SettingsDep
+from techtribe.auth.dependencies import Admin, CurrentUser
+from techtribe.config import SettingsDep
 from techtribe.db import SessionDep
 from techtribe.errors import DomainError
 from techtribe.pagination import CursorQuery, LimitQuery, Page
-from techtribe.purchases import checkout, ownership, refunds, service
+from techtribe.purchases import checkout, refunds, service
 from techtribe.purchases.dependencies import GatewayDep
-from techtribe.purchases.schemas import BookedSlot, OwnedCourse, PurchaseCreate, PurchaseRead
+from techtribe.purchases.schemas import PurchaseCreate, PurchaseRead
 
 router = APIRouter(tags=["purchases"])
 
@@ -111,21 +112,3 @@ async def refund_purchase(
     with metrics.counted(metrics.REFUNDS, done="refunded"):
         purchase = await refunds.refund_purchase(session, gateway, purchase_id)
     return (await service.views_for(session, admin, [purchase]))[0]
-
-
-@router.get("/users/me/enrollments", response_model=Page[OwnedCourse], tags=["users"])
-async def my_enrollments(
-    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
-) -> Any:
-    """The courses the caller owns, most recently bought first."""
-    items, next_cursor = await ownership.enrollments(session, user.id, limit=limit, cursor=cursor)
-    return {"items": items, "next_cursor": next_cursor}
-
-
-@router.get("/users/me/bookings", response_model=Page[BookedSlot], tags=["users"])
-async def my_bookings(
-    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
-) -> Any:
-    """The advisory slots the caller booked, most recently booked first."""
-    items, next_cursor = await ownership.bookings(session, user.id, limit=limit, cursor=cursor)
-    return {"items": items, "next_cursor": next_cursor}

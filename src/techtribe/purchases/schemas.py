@@ -8,8 +8,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from techtribe.advisories.schemas import SlotRead
-from techtribe.courses.schemas import CourseRead
 from techtribe.inputs import RequestBody
 from techtribe.purchases.cards import CardIn
 from techtribe.purchases.models import ItemKind, PurchaseStatus
@@ -73,15 +71,3 @@ class PurchaseRead(BaseModel):
         "`GET /purchases/{id}`, the refund's answer), always `null` for everyone else. "
         "A deleted account keeps its `id`; its `full_name` and `email` are `null`.",
     )
-
-
-class OwnedCourse(CourseRead):
-    """A course the caller owns (archived ones included: buyers keep them)."""
-
-    enrolled_at: datetime
-
-
-class BookedSlot(SlotRead):
-    """An advisory slot the caller has a seat in."""
-
-    booked_at: datetime

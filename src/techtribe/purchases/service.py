@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from techtribe.auth.models import Role, User
 from techtribe.errors import Forbidden, NotFound
 from techtribe.pagination import Key, Ordering, paginate
 from techtribe.purchases.models import (
@@ -18,7 +19,6 @@ from techtribe.purchases.models import (
     PurchaseStatus,
 )
 from techtribe.purchases.schemas import BuyerRead, CardRead, ItemRead, PurchaseRead
-from techtribe.users.models import Role, User
 
 
 class PurchaseNotFound(NotFound):

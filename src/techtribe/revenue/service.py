@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.pagination import Key, Ordering, paginate
+from techtribe.purchases.ledger_models import RevenueEntry
 from techtribe.purchases.models import ItemKind, PurchaseItem
-from techtribe.revenue.models import RevenueEntry
 from techtribe.revenue.schemas import InstructorTotals, MonthTotals, SaleLine, Totals
 
 SALE_ORDER = Ordering(

@@ -7,28 +7,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from techtribe.auth import service as auth_service
 from techtribe.auth.dependencies import (
     Admin,
-    AuthDep,
-    CurrentReader,
     CurrentUser,
     FreshAdmin,
     FreshUser,
-    SettingsDep,
 )
-from techtribe.courses import catalog
-from techtribe.courses.schemas import CourseRead
-from techtribe.db import ReadSessionDep, SessionDep
+from techtribe.auth.models import Role
+from techtribe.auth.schemas import UserRead
+from techtribe.db import SessionDep
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.users import service
-from techtribe.users.models import Role
+from techtribe.users.closure import close_account
 from techtribe.users.schemas import (
     AdminUserUpdate,
-    InstructorProfile,
-    PasswordChange,
     UserAdminRead,
-    UserRead,
     UserUpdate,
 )
 
@@ -36,7 +29,7 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/users/me", response_model=UserRead)
-async def read_me(user: CurrentReader) -> Any:
+async def read_me(user: CurrentUser) -> Any:
     return user
 
 
@@ -51,21 +44,10 @@ async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) ->
     return user
 
 
-@router.post("/users/me/password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_password(
-    body: PasswordChange, ctx: AuthDep, _: FreshUser, session: SessionDep, settings: SettingsDep
-) -> Response:
-    """Needs a fresh token. This login stays signed in; every other one is revoked."""
-    await auth_service.change_password(
-        session, settings, ctx, current=body.current_password, new=body.new_password
-    )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(user: FreshUser, session: SessionDep) -> Response:
     """Needs a fresh token. Personal data goes; purchases stay for accounting."""
-    await service.delete_account(session, user)
+    await close_account(session, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -100,13 +82,3 @@ async def update_user(
     member is out at once, for good: reactivation doesn't bring their old logins back."""
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     return await service.admin_update(session, admin=admin, user_id=user_id, changes=changes)
-
-
-@router.get("/instructors/{user_id}", response_model=InstructorProfile, tags=["instructors"])
-async def instructor_profile(user_id: uuid.UUID, session: ReadSessionDep) -> Any:
-    """An instructor's public profile (no e-mail address) and their published courses."""
-    instructor = await service.get_instructor(session, user_id)
-    courses = await catalog.instructor_courses(session, instructor.id)
-    return InstructorProfile.model_validate(instructor).model_copy(
-        update={"courses": [CourseRead.model_validate(course) for course in courses]}
-    )

@@ -1,24 +1,17 @@
-"""Profiles, admin management of members, and account deletion."""
+"""Profiles and admin management of members (closure: `users/closure.py`)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from techtribe.auth.models import OneTimeToken
-from techtribe.auth.oidc.models import OIDCIdentity, OIDCLoginCode
+from techtribe.auth.models import Role, User
 from techtribe.auth.service import revoke_sessions
-from techtribe.db import utcnow
 from techtribe.errors import Conflict, NotFound
-from techtribe.notifications.models import OutboxMessage
 from techtribe.pagination import Key, Ordering, paginate
-from techtribe.poems.service import remove_member_content
-from techtribe.users.models import Role, User
-
-DELETED_NAME = "Deleted user"
 
 USER_SORTS = {
     "newest": Ordering(
@@ -96,31 +89,3 @@ async def list_users(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-async def get_instructor(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None or user.is_deleted or not user.is_active or user.role != Role.instructor:
-        raise NotFound("No such instructor.")
-    return user
-
-
-async def delete_account(session: AsyncSession, user: User) -> None:
-    """Remove personal data but keep the row, so purchases stay whole for accounting."""
-    # Their poems and ratings go, and the averages of the poems they rated follow.
-    await remove_member_content(session, user)
-    user.email = None
-    user.full_name = DELETED_NAME
-    user.password_hash = None
-    user.bio = None
-    user.specialization = None
-    user.is_active = False
-    user.email_verified = False
-    user.deleted_at = utcnow()
-    await revoke_sessions(session, user.id, reason="account_deleted")
-    await session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
-    # Provider accounts link to people: unlinked, so signing in again makes a new account.
-    await session.execute(delete(OIDCIdentity).where(OIDCIdentity.user_id == user.id))
-    await session.execute(delete(OIDCLoginCode).where(OIDCLoginCode.user_id == user.id))
-    # Mail to or about the member holds their address: it goes too.
-    await session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user.id))

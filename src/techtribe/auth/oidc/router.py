@@ -9,11 +9,11 @@ import httpx
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from techtribe.auth.dependencies import SettingsDep
 from techtribe.auth.oidc import service
 from techtribe.auth.oidc.providers import OIDCRegistry, ProviderClient
 from techtribe.auth.oidc.schemas import LoginCodeExchange, ProviderRead
 from techtribe.auth.schemas import TokenErrorResponse, TokenResponse
+from techtribe.config import SettingsDep
 from techtribe.db import SessionDep
 from techtribe.errors import NO_STORE, OAuthError
 from techtribe.openapi import PROBLEM_REF, schema_ref

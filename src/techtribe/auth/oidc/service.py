@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from techtribe.auth.models import AuthSession
+from techtribe.auth.emails import normal_email
+from techtribe.auth.models import AuthSession, Role, User
 from techtribe.auth.oidc.allowlist import is_allowed
 from techtribe.auth.oidc.models import OIDCIdentity, OIDCLoginCode, OIDCState
 from techtribe.auth.oidc.providers import OIDCRegistry, ProviderClient, ProviderError
@@ -39,8 +41,6 @@ from techtribe.security import (
     token_digest,
     unverified_jwt_header,
 )
-from techtribe.users.emails import normal_email
-from techtribe.users.models import Role, User
 
 log = logging.getLogger("techtribe.oidc")
 
@@ -449,3 +449,10 @@ async def exchange_login_code(
     session.add(login)
     await session.flush()
     return await issue_tokens(session, settings, user, login, fresh=True)
+
+
+async def forget_member(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Account closure: provider accounts link to people, so they are unlinked (signing in
+    again makes a new account) and pending login codes go."""
+    await session.execute(delete(OIDCIdentity).where(OIDCIdentity.user_id == user_id))
+    await session.execute(delete(OIDCLoginCode).where(OIDCLoginCode.user_id == user_id))

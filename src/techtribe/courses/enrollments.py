@@ -1,4 +1,4 @@
-"""What a member owns: enrollments and bookings, as purchases granted them."""
+"""A member's enrollments, as a page (courses own enrollments: `service.enroll`, `unenroll`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from techtribe.advisories.models import AdvisorySlot, Booking
-from techtribe.advisories.schemas import SlotRead
 from techtribe.courses.models import Course, Enrollment
-from techtribe.courses.schemas import CourseRead
+from techtribe.courses.schemas import CourseRead, OwnedCourse
 from techtribe.pagination import Key, Ordering, paginate
-from techtribe.purchases.schemas import BookedSlot, OwnedCourse
 
 ENROLLMENT_ORDER = Ordering(
     "newest",
@@ -23,14 +20,10 @@ ENROLLMENT_ORDER = Ordering(
         Key.uuid(Enrollment.id, descending=True),
     ),
 )
-BOOKING_ORDER = Ordering(
-    "newest",
-    (Key.timestamp(Booking.created_at, descending=True), Key.uuid(Booking.id, descending=True)),
-)
 
 
 def _keys(row: Any) -> list[Any]:
-    """Sort values of a (grant, thing) row: the grant's time and id."""
+    """Sort values of an (enrollment, course) row: the enrollment's time and id."""
     return [row[0].created_at, row[0].id]
 
 
@@ -50,25 +43,5 @@ async def enrollments(
     items = [
         OwnedCourse(**CourseRead.model_validate(course).model_dump(), enrolled_at=grant.created_at)
         for grant, course in rows
-    ]
-    return items, next_cursor
-
-
-async def bookings(
-    session: AsyncSession, user_id: uuid.UUID, *, limit: int, cursor: str | None
-) -> tuple[list[BookedSlot], str | None]:
-    """The caller's advisory seats, most recently booked first."""
-    stmt = (
-        select(Booking, AdvisorySlot)
-        .join(AdvisorySlot, AdvisorySlot.id == Booking.slot_id)
-        .where(Booking.user_id == user_id)
-        .options(joinedload(AdvisorySlot.instructor))
-    )
-    rows, next_cursor = await paginate(
-        session, stmt, BOOKING_ORDER, limit=limit, cursor=cursor, scalars=False, key_of=_keys
-    )
-    items = [
-        BookedSlot(**SlotRead.model_validate(slot).model_dump(), booked_at=grant.created_at)
-        for grant, slot in rows
     ]
     return items, next_cursor

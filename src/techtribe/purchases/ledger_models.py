@@ -1,4 +1,6 @@
-"""The revenue ledger: one entry per sale and per refund of a purchase line, never edited."""
+"""The revenue ledger: one entry per sale and per refund of a purchase line, never edited.
+
+Purchases write it (`ledger.py`), in the transaction of the sale or refund; `revenue` reads it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Writing the ledger: what a sale earns each side, and how a refund takes it back."""
+"""Writing the revenue ledger: what a sale earns each side, and how a refund takes it back
+(purchases own the writing, `revenue` the reports)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.purchases.ledger_models import EntryKind, RevenueEntry
 from techtribe.purchases.models import PurchaseItem
-from techtribe.revenue.models import EntryKind, RevenueEntry
 
 
 def split(price_cents: int, fee_percent: int) -> tuple[int, int]:
