@@ -62,7 +62,7 @@ async def seed_sales(sessionmaker: async_sessionmaker[AsyncSession], settings: S
             added += gateway.charge_count - charges_before
             purchase_ids.append(answer["id"])
     if purchase_ids:
-        async with sessionmaker() as session, session.begin():
+        async with sessionmaker() as session:  # refund_purchase commits
             with contextlib.suppress(AlreadyRefunded):  # refunded by an earlier seed
                 await refunds.refund_purchase(session, gateway, uuid.UUID(purchase_ids[-1]))
     return added
