@@ -8,6 +8,7 @@ from techtribe.db import Base
 from techtribe.notifications.models import OutboxMessage
 from techtribe.poems.models import Poem, PoemRating
 from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseAttempt, PurchaseItem
+from techtribe.purchases.payments.sandbox_ledger import SandboxCharge, SandboxRefund
 from techtribe.revenue.models import RevenueEntry
 from techtribe.users.models import User
 
@@ -33,6 +34,8 @@ __all__ = [
     "RefreshToken",
     "RevenueEntry",
     "Review",
+    "SandboxCharge",
+    "SandboxRefund",
     "Tag",
     "User",
 ]
