@@ -12,12 +12,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from techtribe.config import Settings
+from techtribe.purchases import refunds
 from techtribe.purchases.models import Purchase, PurchaseAttempt
 from techtribe.purchases.payments import make_gateway
+from techtribe.purchases.reconcile import reconcile
 from tests.catalog import create_course
 from tests.conftest import ON_POSTGRES, client_for, make_settings, running_app
 from tests.fake_stripe import SECRET_KEY, FakeStripeServer
-from tests.helpers import API, assert_problem, member
+from tests.helpers import API, Member, assert_problem, member, outbox_for
 from tests.purchasing import buy, sandbox
 
 on_postgres = pytest.mark.skipif(
@@ -208,3 +210,130 @@ async def test_gateway_timeout_retry_keeps_the_gateway_key_and_charges_once(
 
 async def _no_sleep(_seconds: float) -> None:
     return None
+
+
+REFUND_FAILING_PRICE = 27183
+
+
+@pytest.fixture
+async def failing_refund_commit(
+    engine: AsyncEngine,
+) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    """Refunds of purchases of 271.83 fail at COMMIT (a deferred constraint trigger): the
+    next `times` such commits, counted across transactions by a sequence."""
+    name = f"test_fail_refund_{uuid.uuid4().hex[:8]}"
+
+    async def fail(times: int) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON purchases"))
+            await connection.execute(text(f"DROP SEQUENCE IF EXISTS {name}"))
+            await connection.execute(text(f"CREATE SEQUENCE {name}"))
+            await connection.execute(
+                text(
+                    f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN "
+                    f"IF nextval('{name}') <= {times} THEN "
+                    "RAISE EXCEPTION 'forced refund commit failure'; END IF; "
+                    "RETURN NULL; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await connection.execute(
+                text(
+                    f"CREATE CONSTRAINT TRIGGER {name} AFTER UPDATE ON purchases "
+                    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN "
+                    f"(NEW.status = 'refunded' AND NEW.total_cents = {REFUND_FAILING_PRICE}) "
+                    f"EXECUTE FUNCTION {name}()"
+                )
+            )
+
+    yield fail
+    async with engine.begin() as connection:
+        await connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON purchases"))
+        await connection.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))
+        await connection.execute(text(f"DROP SEQUENCE IF EXISTS {name}"))
+
+
+async def _paid_purchase(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> tuple[Member, Member, str, str]:
+    """A paid purchase of a 271.83 course: (admin, buyer, purchase id, charge id)."""
+    ana = await member(client, db, role="instructor")
+    admin = await member(client, db, role="admin")
+    student = await member(client, db)
+    course = await create_course(client, ana, price_cents=REFUND_FAILING_PRICE)
+    bought = await buy(client, student, ("course", course["id"]))
+    assert bought.status_code == 201, bought.text
+    charge_id = await db.scalar(
+        select(Purchase.gateway_charge_id).where(Purchase.id == uuid.UUID(bought.json()["id"]))
+    )
+    assert charge_id is not None
+    await db.rollback()  # holds no lock on purchases: the trigger is dropped and created
+    return admin, student, bought.json()["id"], charge_id
+
+
+async def _state(
+    db: AsyncSession, app: FastAPI, buyer: Member, purchase_id: str, charge_id: str
+) -> tuple[str | None, int, int, list[str]]:
+    """(purchase status, live cents of its charge, refunds of it at the gateway, what
+    reconcile says of it)."""
+    db.expire_all()
+    status = await db.scalar(select(Purchase.status).where(Purchase.id == uuid.UUID(purchase_id)))
+    gateway = sandbox(app)
+    charges = await gateway.list_charges()
+    live = next(charge.live_cents for charge in charges if charge.id == charge_id)
+    refunds = sum(1 for refund in gateway.refunds if refund.charge_id == charge_id)
+    found = [
+        item.kind
+        for item in await reconcile(db, charges)
+        if item.purchase_id == uuid.UUID(purchase_id) or item.charge_id == charge_id
+    ]
+    await db.rollback()  # holds no lock on purchases: the trigger is dropped and created
+    return status, live, refunds, found
+
+
+@on_postgres
+async def test_refund_whose_commit_fails_is_recorded_anew_and_reads_refunded(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    failing_refund_commit: Callable[[int], Awaitable[None]],
+) -> None:
+    admin, student, purchase_id, charge_id = await _paid_purchase(client, db)
+    await failing_refund_commit(1)
+    path = f"{API}/purchases/{purchase_id}/refund"
+
+    refunded = await client.post(path, headers=admin.headers)
+
+    assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["status"] == "refunded"
+    assert await _state(db, app, student, purchase_id, charge_id) == ("refunded", 0, 1, [])
+    mine = await client.get(f"{API}/users/me/enrollments", headers=student.headers)
+    assert mine.json()["items"] == []  # what it granted was withdrawn
+    assert len(await outbox_for(db, student.email, "purchase_refunded")) == 1
+    assert_problem(await client.post(path, headers=admin.headers), 409, "already_refunded")
+    assert await _state(db, app, student, purchase_id, charge_id) == ("refunded", 0, 1, [])
+
+
+@on_postgres
+async def test_refund_that_cannot_be_recorded_answers_an_error_and_a_retry_converges(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    failing_refund_commit: Callable[[int], Awaitable[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(refunds, "SETTLE_PAUSES", (0.0, 0.05, 0.05))
+    admin, student, purchase_id, charge_id = await _paid_purchase(client, db)
+    await failing_refund_commit(1_000_000)
+    path = f"{API}/purchases/{purchase_id}/refund"
+
+    assert_problem(await client.post(path, headers=admin.headers), 500, "internal_error")
+    # The one window left: the gateway refunded, the database refused every record of it.
+    failed = await _state(db, app, student, purchase_id, charge_id)
+    assert failed == ("paid", 0, 1, ["paid_but_charge_not_live"])
+
+    await failing_refund_commit(0)  # the fault is gone
+    retried = await client.post(path, headers=admin.headers)
+    assert retried.status_code == 200, retried.text
+    assert_problem(await client.post(path, headers=admin.headers), 409, "already_refunded")
+    # The same refund at the gateway (its key is fixed): still one; reconcile is clean.
+    assert await _state(db, app, student, purchase_id, charge_id) == ("refunded", 0, 1, [])

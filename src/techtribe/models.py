@@ -9,6 +9,7 @@ from techtribe.notifications.models import OutboxMessage
 from techtribe.poems.models import Poem, PoemRating
 from techtribe.purchases.ledger_models import RevenueEntry
 from techtribe.purchases.models import IdempotencyKey, Purchase, PurchaseAttempt, PurchaseItem
+from techtribe.purchases.payments.sandbox_ledger import SandboxCharge, SandboxRefund
 
 __all__ = [
     "AdvisorySlot",
@@ -32,6 +33,8 @@ __all__ = [
     "RefreshToken",
     "RevenueEntry",
     "Review",
+    "SandboxCharge",
+    "SandboxRefund",
     "Tag",
     "User",
 ]

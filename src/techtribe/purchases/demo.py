@@ -20,7 +20,7 @@ from techtribe.errors import DomainError
 from techtribe.purchases import checkout, refunds
 from techtribe.purchases.cards import CardIn
 from techtribe.purchases.models import ItemKind
-from techtribe.purchases.payments import AlreadyRefunded, SandboxGateway
+from techtribe.purchases.payments import AlreadyRefunded, SandboxGateway, sandbox_gateway
 from techtribe.purchases.schemas import ItemIn, PurchaseCreate
 
 # (student e-mail, course title); the last sale is refunded.
@@ -36,7 +36,17 @@ DEMO_SALES = [
 
 async def seed_sales(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
     """Make the demo sales that are missing; returns how many purchases were new."""
-    gateway = SandboxGateway(strict_refunds=False)
+    # The service's sandbox: on PostgreSQL its ledger is the one reconcile reads.
+    gateway = sandbox_gateway(settings)
+    try:
+        return await _seed_sales(sessionmaker, settings, gateway)
+    finally:
+        await gateway.aclose()
+
+
+async def _seed_sales(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, gateway: SandboxGateway
+) -> int:
     card = CardIn(
         card_number="4242 4242 4242 4242",
         exp_month=12,
@@ -62,7 +72,7 @@ async def seed_sales(sessionmaker: async_sessionmaker[AsyncSession], settings: S
             added += gateway.charge_count - charges_before
             purchase_ids.append(answer["id"])
     if purchase_ids:
-        async with sessionmaker() as session, session.begin():
+        async with sessionmaker() as session:  # refund_purchase commits
             with contextlib.suppress(AlreadyRefunded):  # refunded by an earlier seed
                 await refunds.refund_purchase(session, gateway, uuid.UUID(purchase_ids[-1]))
     return added

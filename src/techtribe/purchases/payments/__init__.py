@@ -20,6 +20,7 @@ from techtribe.purchases.payments.base import (
 )
 from techtribe.purchases.payments.http import HttpGateway
 from techtribe.purchases.payments.sandbox import SandboxGateway
+from techtribe.purchases.payments.sandbox_ledger import DatabaseLedger, ledger_engine
 
 __all__ = [
     "AlreadyRefunded",
@@ -36,6 +37,7 @@ __all__ = [
     "SandboxGateway",
     "UnknownCharge",
     "make_gateway",
+    "sandbox_gateway",
 ]
 
 
@@ -46,8 +48,10 @@ def make_gateway(
 
     `transport` replaces the network under the http gateway (tests: `httpx.MockTransport`).
 
-    The sandbox accepts refunds (with an amount) of sandbox charges it did not see, which
-    another worker process or the process before a restart made.
+    On PostgreSQL the sandbox keeps its ledger in the database (shared by every process,
+    read by `techtribe reconcile`); on SQLite in this process's memory (a purchase holds
+    SQLite's one write lock while it charges). It accepts refunds (with an amount) of
+    sandbox charges it has no record of, which a process before a restart made.
     """
     if settings.payment_gateway == "http":
         # Settings refuses PAYMENT_GATEWAY=http without a key; this guards direct callers.
@@ -60,4 +64,10 @@ def make_gateway(
             max_attempts=settings.payment_gateway_max_retries,
             transport=transport,
         )
-    return SandboxGateway(strict_refunds=False)
+    return sandbox_gateway(settings)
+
+
+def sandbox_gateway(settings: Settings) -> SandboxGateway:
+    """The service's sandbox (see `make_gateway`), whatever `PAYMENT_GATEWAY` says."""
+    ledger = None if settings.is_sqlite else DatabaseLedger(ledger_engine(settings))
+    return SandboxGateway(strict_refunds=False, ledger=ledger)

@@ -16,7 +16,9 @@ Other valid numbers per brand: `5555555555554444` (mastercard), `378282246310005
 
 Like a real gateway it honours idempotency keys: the same key with the same parameters
 answers the first outcome again (one charge, one refund); with other parameters it raises
-`IdempotencyKeyReused`. Charges and refunds are kept in `charges` and `refunds`.
+`IdempotencyKeyReused`. Charges and refunds are kept in `charges` and `refunds` (what this
+instance made), and, given a `DatabaseLedger` (`make_gateway` on PostgreSQL), in the
+database too: there the keys, `list_charges()` and refunds are shared by every process.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from techtribe.purchases.payments.base import (
     UnknownCharge,
     check_charge_arguments,
 )
+from techtribe.purchases.payments.sandbox_ledger import DatabaseLedger
 
 PAYING_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
@@ -56,12 +59,16 @@ class _Declined:
 
 
 class SandboxGateway:
-    """A `PaymentGateway` in memory; one instance per process (see `make_gateway`)."""
+    """A `PaymentGateway` in memory or on a database ledger; one instance per process (see
+    `make_gateway`)."""
 
-    def __init__(self, *, strict_refunds: bool = True) -> None:
+    def __init__(
+        self, *, strict_refunds: bool = True, ledger: DatabaseLedger | None = None
+    ) -> None:
         # strict_refunds=False accepts a refund, with an explicit amount, of a sandbox charge
         # this instance never saw: it was made before a restart or by another worker process.
         self._strict_refunds = strict_refunds
+        self._ledger = ledger
         self.charges: list[Charge] = []
         self.refunds: list[Refund] = []
         self.declines = 0
@@ -94,6 +101,8 @@ class SandboxGateway:
             card.exp_month,
             card.exp_year,
         )
+        if self._ledger is not None:
+            return await self._ledger_charge(card, idempotency_key, fingerprint)
         if idempotency_key in self._charge_keys:
             first_fingerprint, outcome = self._charge_keys[idempotency_key]
             if first_fingerprint != fingerprint:
@@ -124,6 +133,37 @@ class SandboxGateway:
         self._charge_keys[idempotency_key] = (fingerprint, charge)
         return charge
 
+    async def _ledger_charge(
+        self, card: CardIn, idempotency_key: str, fingerprint: tuple[int, str, str, str, int, int]
+    ) -> Charge:
+        """The charge through the database ledger: one INSERT, or the key's first outcome."""
+        assert self._ledger is not None
+        number = card.reveal_number()
+        if number == TIMEOUT_CARD:
+            raise GatewayTimeout()
+        if number == UNAVAILABLE_CARD:
+            raise GatewayUnavailable()
+        decline = "generic_decline" if number.endswith(DECLINE_SUFFIX) else None
+        made = CHARGE_ID_PREFIX + secrets.token_hex(12)
+        first, charge_id, decline_code = await self._ledger.add_charge(
+            idempotency_key, fingerprint, made, decline
+        )
+        if first != fingerprint:
+            raise IdempotencyKeyReused()
+        if decline_code is not None:
+            self.declines += charge_id == made
+            raise CardDeclined(decline_code=decline_code)
+        charge = Charge(
+            id=charge_id,
+            amount_cents=fingerprint[0],
+            currency=fingerprint[1],
+            brand=fingerprint[2],
+            last4=fingerprint[3],
+        )
+        if charge_id == made:
+            self.charges.append(charge)
+        return charge
+
     async def refund(
         self,
         *,
@@ -133,6 +173,13 @@ class SandboxGateway:
     ) -> Refund:
         if not idempotency_key:
             raise ValueError("an idempotency key is required")
+        if self._ledger is not None:
+            refund, new = await self._ledger.refund(
+                charge_id, amount_cents, idempotency_key, adopt=not self._strict_refunds
+            )
+            if new:
+                self.refunds.append(refund)
+            return refund
         fingerprint = (charge_id, amount_cents)
         if idempotency_key in self._refund_keys:
             first_fingerprint, first = self._refund_keys[idempotency_key]
@@ -172,7 +219,10 @@ class SandboxGateway:
         return charge
 
     async def list_charges(self) -> list[ChargeRecord]:
-        """The charges this instance made (its memory: one process, since its start)."""
+        """The ledger's charges (every process's); without one, the charges this instance
+        made (its memory: one process, since its start)."""
+        if self._ledger is not None:
+            return await self._ledger.list_charges()
         return [
             ChargeRecord(
                 id=charge.id,
@@ -184,4 +234,5 @@ class SandboxGateway:
         ]
 
     async def aclose(self) -> None:
-        return None
+        if self._ledger is not None:
+            await self._ledger.aclose()
