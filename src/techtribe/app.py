@@ -39,6 +39,7 @@ from techtribe.middleware import (
 from techtribe.notifications.backlog import backlog_metrics
 from techtribe.notifications.delivery import OutboxDeliverer, Sender
 from techtribe.notifications.jobs import QueueDispatcher, make_queue
+from techtribe.notifications.outbox import after_commit_hook
 from techtribe.notifications.router import router as outbox_router
 from techtribe.notifications.transports import make_transport
 from techtribe.openapi import install_openapi, operation_id
@@ -158,6 +159,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Sender(app.state.autocommit_sessionmaker, app.state.mail_transport, settings),
             poll_seconds=settings.outbox_poll_seconds,
         )
+    # Run by `get_session` after each commit: the only one, the outbox's notice.
+    app.state.after_commit = [after_commit_hook(app.state.outbox)]
 
     install_error_handlers(app)
     # Added innermost first: UnhandledErrors sits inside the request-id middleware.
