@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from techtribe.auth.models import User
 from techtribe.notifications.models import OutboxMessage
-from techtribe.notifications.rendering import Email
-from techtribe.notifications.sealing import SEALED, Sealer, opened
+from techtribe.notifications.rendering import Email, render
+from techtribe.notifications.sealing import ERASED, SEALED, Sealer, opened
 
 API = "/api/v1"
 PASSWORD = "correct-horse-1"
@@ -110,18 +110,36 @@ async def outbox_for(db: AsyncSession, recipient: str, kind: str) -> list[Outbox
 
 # E-mails the console transport delivered in this process, by outbox message id.
 DELIVERED: dict[str, Email] = {}
+# The links of e-mails rendered with the tests' settings (`conftest.make_settings`).
+BASE_URL = "http://localhost:8000"
 # The tests' settings (`conftest.make_settings`) seal with this key.
 TEST_SEALER = Sealer("test-secret-0123456789abcdef0123456789")
 
 
+def rated_data(comment: str | None = "Lovely.") -> dict[str, Any]:
+    """The data of a `poem_rated` message: the kind without a token, for outbox tests."""
+    return {
+        "name": "Ada",
+        "poem_id": str(uuid.uuid4()),
+        "poem_title": "Ode to asyncio",
+        "score": 4,
+        "comment": comment,
+        "rater_name": "Grace",
+    }
+
+
 def mailed_parts(message: OutboxMessage) -> dict[str, Any]:
-    """What the recipient reads: the payload with its secret parts, while they are sealed in
-    the row (as the sender opens them), else from the e-mail delivered meanwhile."""
-    if SEALED in (message.payload or {}):
-        return opened(message.payload, TEST_SEALER)
-    delivered = DELIVERED.get(str(message.id))
-    assert delivered is not None, f"message {message.id} has no secret parts and wasn't delivered"
-    return {**message.payload, "token": delivered.secret, "text": delivered.text}
+    """What the recipient reads: the message's data with its token, while sealed in the row
+    (as the sender opens it), else from the e-mail delivered meanwhile; and `text`, the
+    plain-text e-mail as the templates render it (links from the default PUBLIC_BASE_URL)."""
+    payload = message.payload or {}
+    if ERASED in payload:
+        delivered = DELIVERED.get(str(message.id))
+        assert delivered is not None, f"message {message.id}: token erased and not delivered"
+        return {**payload, "token": delivered.secret, "text": delivered.text}
+    data = opened(payload, TEST_SEALER)
+    email = render(message, sender="TechTribe <test@techtribe.test>", base_url=BASE_URL, data=data)
+    return {**data, "text": email.text}
 
 
 async def mailed_token(db: AsyncSession, recipient: str, kind: str) -> str:

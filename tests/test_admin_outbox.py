@@ -17,6 +17,7 @@ from tests.helpers import (
     mailed_parts,
     member,
     outbox_for,
+    rated_data,
     unique_email,
 )
 
@@ -120,9 +121,7 @@ async def test_retry_puts_a_failed_message_back_to_pending(
 ) -> None:
     admin = await member(client, db, role="admin")
     # A message without a one-time link (one with a link loses it when it fails for good).
-    notice = await enqueue(
-        db, kind="notice", recipient=unique_email(), subject="A notice", text="Hello.\n"
-    )
+    notice = await enqueue(db, kind="poem_rated", recipient=unique_email(), data=rated_data())
     await db.commit()
     await fail(db, notice.id)
 

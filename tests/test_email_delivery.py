@@ -25,6 +25,7 @@ from tests.helpers import (
     mailed_parts,
     member,
     outbox_for,
+    rated_data,
     register,
     unique_email,
 )
@@ -54,11 +55,10 @@ def verify_token(message: EmailMessage) -> str:
     return match[1]
 
 
-async def add_unqueued_message(db: AsyncSession, recipient: str, text: str) -> uuid.UUID:
-    """A row committed outside any request: nobody was told (as if the API died right then)."""
-    message = await enqueue(
-        db, kind="announcement", recipient=recipient, subject="News from TechTribe", text=text
-    )
+async def add_unqueued_message(db: AsyncSession, recipient: str, comment: str) -> uuid.UUID:
+    """A row committed outside any request: nobody was told (as if the API died right then).
+    `comment` is quoted in the e-mail."""
+    message = await enqueue(db, kind="poem_rated", recipient=recipient, data=rated_data(comment))
     await db.commit()
     return message.id
 
@@ -164,9 +164,7 @@ async def test_admin_retry_sends_a_failed_message_again(migrated: None, db: Asyn
         settings = mail_settings(port, email_max_attempts=2)
         async with api_and_sender(settings) as app, client_for(app) as client:
             admin = await member(client, db, role="admin")
-            notice = await enqueue(
-                db, kind="notice", recipient=email, subject="A notice", text="Hello,\n\nNews.\n"
-            )
+            notice = await enqueue(db, kind="poem_rated", recipient=email, data=rated_data())
             await db.commit()
             assert (await settled(db, notice.id)).status == "failed"
             listed = await client.get(f"{API}/admin/outbox?status=failed", headers=admin.headers)
@@ -211,7 +209,7 @@ async def test_rows_pending_before_the_sender_starts_go_out_at_start(
     async with smtp_server() as (inbox, port):
         settings = mail_settings(port)
         recipient = unique_email()
-        message_id = await add_unqueued_message(db, recipient, "Hello,\n\nWe were waiting.\n")
+        message_id = await add_unqueued_message(db, recipient, "We were waiting.")
 
         async with sending(settings):
             sent = await settled(db, message_id)
@@ -229,7 +227,7 @@ async def test_the_sweep_sends_a_row_committed_but_never_queued(
         recipient = unique_email()
         async with sending(settings):
             await asyncio.sleep(1.5)  # past the start-up round: only the sweep can find it
-            message_id = await add_unqueued_message(db, recipient, "Hello,\n\nSwept up.\n")
+            message_id = await add_unqueued_message(db, recipient, "Swept up.")
             sent = await settled(db, message_id)
 
         assert sent.status == "sent"
@@ -244,7 +242,7 @@ async def test_a_worker_killed_mid_send_is_replaced_and_the_email_goes_out_once(
         settings = mail_settings(port, email_send_timeout_seconds=3)
         recipient = unique_email()
         rule = inbox.hold(recipient)  # the first try hangs in the SMTP conversation
-        message_id = await add_unqueued_message(db, recipient, "Hello,\n\nSurvived a crash.\n")
+        message_id = await add_unqueued_message(db, recipient, "Survived a crash.")
 
         first = await start_worker(settings, tmp_path)
         try:

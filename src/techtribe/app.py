@@ -42,6 +42,7 @@ from techtribe.middleware import (
 from techtribe.notifications.backlog import backlog_metrics
 from techtribe.notifications.delivery import OutboxDeliverer, Sender
 from techtribe.notifications.jobs import QueueDispatcher, make_queue
+from techtribe.notifications.outbox import after_commit_hook
 from techtribe.notifications.transports import make_transport
 from techtribe.openapi import install_openapi, operation_id
 from techtribe.ops import router as ops_router
@@ -166,6 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Sender(app.state.autocommit_sessionmaker, app.state.mail_transport, settings),
             poll_seconds=settings.outbox_poll_seconds,
         )
+    # Run by `get_session` after each commit: the only one, the outbox's notice.
+    app.state.after_commit = [after_commit_hook(app.state.outbox)]
 
     install_error_handlers(app)
     # Added innermost first: UnhandledErrors sits inside the request-id middleware.

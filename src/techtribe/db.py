@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -257,8 +257,15 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+# Called with a request's session once it has committed (not after a rollback), in the
+# order they are listed in `app.state.after_commit`: how a domain acts on what it left in
+# `session.info` during the request (the outbox wakes its sender), unknown to this module.
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: commit when the route succeeds, roll back on any error."""
+    """One session per request: commit when the route succeeds, roll back on any error;
+    after the commit, run the app's `after_commit` hooks."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
@@ -267,9 +274,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
-        if message_ids := session.info.pop("outbox_ids", None):
-            # New messages were committed: queue them (Redis) or wake the in-process sender.
-            await request.app.state.outbox.notify(message_ids)
+        for hook in request.app.state.after_commit:
+            await hook(session)
 
 
 # scope="function": the commit happens before the response is sent, so a client never

@@ -171,16 +171,12 @@ async def cancel_slot(
             kind="advisory_cancelled",
             recipient=booking.user.email,
             user_id=booking.user_id,
-            subject=f"Cancelled: {slot.topic}",
-            text=(
-                f'Hello {booking.user.full_name},\n\nThe advisory session "{slot.topic}" on '
-                f"{slot.starts_at:%Y-%m-%d %H:%M} UTC was cancelled by the instructor.\n"
-                "What you paid for it is refunded to your card.\n"
-            ),
-            slot_id=str(slot.id),
-            name=booking.user.full_name,
-            topic=slot.topic,
-            starts_at=f"{slot.starts_at:%Y-%m-%d %H:%M} UTC",
+            data={
+                "slot_id": str(slot.id),
+                "name": booking.user.full_name,
+                "topic": slot.topic,
+                "starts_at": f"{slot.starts_at:%Y-%m-%d %H:%M} UTC",
+            },
         )
     await session.flush()
     return slot

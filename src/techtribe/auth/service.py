@@ -235,18 +235,14 @@ async def register(
     token = await _one_time_token(
         session, user, "verify_email", timedelta(hours=settings.email_verify_token_hours)
     )
-    link = f"{settings.public_base_url}/#/verify-email?token={token}"
     await enqueue(
         session,
         kind="welcome",
         recipient=email,
         user_id=user.id,
-        subject="Welcome to TechTribe: please confirm your e-mail",
-        text=f"Hello {full_name},\n\nWelcome to TechTribe! Confirm your e-mail address:\n{link}\n",
-        secret={"token": token, "link": link},
+        data={"name": full_name, "valid_hours": settings.email_verify_token_hours},
+        token=token,
         sealer=sealer_for(settings),
-        name=full_name,
-        valid_hours=settings.email_verify_token_hours,
     )
     return user
 
@@ -314,22 +310,14 @@ async def request_password_reset(session: AsyncSession, settings: Settings, emai
     token = await _one_time_token(
         session, user, "password_reset", timedelta(minutes=settings.password_reset_token_minutes)
     )
-    link = f"{settings.public_base_url}/#/reset-password?token={token}"
     await enqueue(
         session,
         kind="password_reset",
         recipient=user.email,
         user_id=user.id,
-        subject="Reset your TechTribe password",
-        text=(
-            f"Hello {user.full_name},\n\nSomeone asked to reset your password. If it was you, "
-            f"open this link within {settings.password_reset_token_minutes} minutes:\n{link}\n\n"
-            "If it wasn't you, ignore this message: your password stays as it is.\n"
-        ),
-        secret={"token": token, "link": link},
+        data={"name": user.full_name, "valid_minutes": settings.password_reset_token_minutes},
+        token=token,
         sealer=sealer_for(settings),
-        name=user.full_name,
-        valid_minutes=settings.password_reset_token_minutes,
     )
 
 

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -118,7 +117,7 @@ class Sender:
                 message,
                 sender=settings.email_from,
                 base_url=settings.public_base_url,
-                payload=opened(message.payload or {}, sealer_for(settings)),
+                data=opened(message.payload or {}, sealer_for(settings)),
             )
             # The transports have their own timeouts; this one also bounds a stuck one, so
             # a send never outlives the lease (twice the send timeout).
@@ -206,12 +205,6 @@ def _erasure(message: OutboxMessage) -> dict[str, object]:
     """The change that drops a finished message's sealed parts: nobody needs them again."""
     payload = message.payload or {}
     return {"payload": erased(payload)} if SEALED in payload else {}
-
-
-class Dispatcher(Protocol):
-    """What `get_session` tells after a commit that wrote outbox rows."""
-
-    async def notify(self, message_ids: Iterable[uuid.UUID]) -> None: ...
 
 
 class OutboxDeliverer:

@@ -1,14 +1,26 @@
-"""Writing messages to the outbox, in the caller's transaction."""
+"""Writing messages to the outbox, in the caller's transaction, as data.
+
+A service queues `(kind, recipient, data)`: plain JSON data (names, ids, formatted amounts)
+and, for the kinds that carry one, a one-time token, which is stored sealed. The words are
+the templates' (`rendering`), rendered when the message is sent. After the request commits,
+`after_commit_hook` tells the sender about the new rows so they go out at once.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from techtribe.db import AfterCommit
 from techtribe.notifications.models import OutboxMessage
+from techtribe.notifications.rendering import subject_of
 from techtribe.notifications.sealing import SEALED, Sealer
+
+# The ids of the rows this session wrote or re-queued; only this module reads it.
+_NEW_IDS = "techtribe.notifications.outbox.new_ids"
 
 
 async def enqueue(
@@ -16,34 +28,54 @@ async def enqueue(
     *,
     kind: str,
     recipient: str,
-    subject: str,
-    text: str,
+    data: Mapping[str, Any],
     user_id: uuid.UUID | None = None,
-    secret: dict[str, str] | None = None,
+    token: str | None = None,
     sealer: Sealer | None = None,
-    **data: Any,
 ) -> OutboxMessage:
     """Add a message; it is sent only if the surrounding transaction commits.
 
-    `secret` (a one-time token and the link that carries it) is stored sealed by `sealer`,
-    and so is `text` then, which quotes the link; the sender erases it after sending.
+    `data` fills the kind's templates (the subject is rendered from it now, to be listed
+    with the row); `token` is sealed by `sealer` and erased from the row once it is sent.
+    A kind without templates fails here, not at the sender.
     """
-    payload: dict[str, Any] = {"text": text, **data}
-    if secret:
+    payload: dict[str, Any] = dict(data)
+    if token is not None:
         if sealer is None:
-            raise ValueError("a message with secret parts needs a sealer")
-        del payload["text"]
-        payload[SEALED] = sealer.seal({"text": text, **secret})
+            raise ValueError("a message with a token needs a sealer")
+        payload[SEALED] = sealer.seal({"token": token})
     message = OutboxMessage(
-        # Known before the flush, so `get_session` can queue it right after the commit.
+        # Known before the flush, so the after-commit hook can name it.
         id=uuid.uuid4(),
         kind=kind,
         recipient=recipient,
-        subject=subject,
+        subject=subject_of(kind, data),
         user_id=user_id,
         payload=payload,
     )
     session.add(message)
-    # Read by `get_session` after the commit, to send at once (a lost id is swept later).
-    session.info.setdefault("outbox_ids", []).append(message.id)
+    send_after_commit(session, message.id)
     return message
+
+
+def send_after_commit(session: AsyncSession, message_id: uuid.UUID) -> None:
+    """Have the sender told about this row once the session commits (a lost notice is
+    made up for by the sweep)."""
+    session.info.setdefault(_NEW_IDS, []).append(message_id)
+
+
+class Dispatcher(Protocol):
+    """Who is told after a commit that wrote outbox rows: the Redis queue or the
+    in-process sender."""
+
+    async def notify(self, message_ids: Iterable[uuid.UUID]) -> None: ...
+
+
+def after_commit_hook(dispatcher: Dispatcher) -> AfterCommit:
+    """The app's `after_commit` hook: queue (Redis) or wake (embedded) the new rows."""
+
+    async def notify(session: AsyncSession) -> None:
+        if message_ids := session.info.pop(_NEW_IDS, None):
+            await dispatcher.notify(message_ids)
+
+    return notify

@@ -1,29 +1,32 @@
-"""Outbox messages to e-mails: Jinja2 templates (HTML and plain text) in one base layout."""
+"""Outbox messages to e-mails: the templates own every word.
+
+Each kind has `<kind>.txt` and `<kind>.html` (Jinja2) in `templates/`, both extending one
+layout; the text template's `subject` block is the subject. A template gets the message's
+data as `p`, the recipient's `name`, and `links` (every URL, built from PUBLIC_BASE_URL).
+HTML is autoescaped. A kind without templates, or data a template can't render, raises:
+a kind's test catches it, and at send time the try fails like any other (retried, then
+`failed`, the error in the row).
+
+Rows queued before the words moved here also carry a `text` (and a sealed `link`): both
+are ignored, the data they carry beside them is what the templates read.
+"""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import (
-    Environment,
-    PackageLoader,
-    StrictUndefined,
-    TemplateError,
-    TemplateNotFound,
-    select_autoescape,
-)
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from techtribe.notifications.links import Links
 from techtribe.notifications.models import OutboxMessage
-
-log = logging.getLogger("techtribe.outbox")
 
 _env = Environment(
     loader=PackageLoader("techtribe.notifications", "templates"),
     # HTML is escaped (a poem titled `<script>` arrives as text); plain text is not.
     autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-    # A template asking for a field the payload lacks fails, and the fallback takes over.
+    # A template asking for data the message lacks fails instead of printing nothing.
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -45,55 +48,34 @@ class Email:
     secret: str | None = None
 
 
-def _link(kind: str, payload: dict[str, Any], base_url: str) -> str:
-    """Where the message's button points, built from PUBLIC_BASE_URL of the sender."""
-    if kind == "welcome":
-        return f"{base_url}/#/verify-email?token={payload['token']}"
-    if kind == "password_reset":
-        return f"{base_url}/#/reset-password?token={payload['token']}"
-    if kind in ("purchase_receipt", "purchase_refunded"):
-        return f"{base_url}/#/purchases/{payload['purchase_id']}"
-    if kind == "advisory_cancelled":
-        return f"{base_url}/#/advisories"
-    if kind == "poem_rated":
-        return f"{base_url}/#/poems/{payload['poem_id']}"
-    return f"{base_url}/"
+def kinds() -> list[str]:
+    """Every kind with templates (a `.txt` that isn't a layout)."""
+    return sorted(
+        name.removesuffix(".txt")
+        for name in _env.list_templates(extensions=["txt"])
+        if name != "base.txt"
+    )
 
 
-def render(
-    message: OutboxMessage,
-    *,
-    sender: str,
-    base_url: str,
-    payload: dict[str, Any] | None = None,
-) -> Email:
-    """The e-mail for an outbox row; an unknown kind or a broken payload gets the plain text.
+def subject_of(kind: str, data: Mapping[str, Any]) -> str:
+    """The subject, from the `subject` block of the kind's text template (no links)."""
+    template = _env.get_template(f"{kind}.txt")
+    block = template.blocks["subject"]
+    context = template.new_context({"p": data, "name": data.get("name")})
+    return " ".join("".join(block(context)).split())
 
-    `payload`: the row's payload with its sealed parts opened, when it has any.
-    """
-    payload = dict(message.payload or {}) if payload is None else payload
+
+def render(message: OutboxMessage, *, sender: str, base_url: str, data: Mapping[str, Any]) -> Email:
+    """The e-mail for an outbox row; `data`: its payload with the sealed parts opened."""
     context: dict[str, Any] = {
         "subject": message.subject,
-        "base_url": base_url,
-        "name": payload.get("name"),
-        "p": payload,
+        "links": Links(base_url),
+        "name": data.get("name"),
+        "p": data,
     }
-    try:
-        context["link"] = _link(message.kind, payload, base_url)
-        text = _env.get_template(f"{message.kind}.txt").render(context)
-        html = _env.get_template(f"{message.kind}.html").render(context)
-    except TemplateNotFound:
-        text, html = _fallback(context, payload)
-    except (TemplateError, KeyError, TypeError, ValueError) as exc:
-        # Never stuck on a template bug: send the stored text, say so in the log.
-        log.warning(
-            "outbox message %s (%s): template failed (%s), sending the plain text",
-            message.id,
-            message.kind,
-            type(exc).__name__,
-        )
-        text, html = _fallback(context, payload)
-    token = payload.get("token")
+    text = _env.get_template(f"{message.kind}.txt").render(context)
+    html = _env.get_template(f"{message.kind}.html").render(context)
+    token = data.get("token")
     return Email(
         message_id=str(message.id),
         sender=sender,
@@ -102,17 +84,4 @@ def render(
         text=text,
         html=html,
         secret=str(token) if token else None,
-    )
-
-
-def _fallback(context: dict[str, Any], payload: dict[str, Any]) -> tuple[str, str]:
-    body = str(payload.get("text", "")).strip()
-    # The stored text already greets the reader: drop its first line if it does.
-    first, _, rest = body.partition("\n")
-    if first.lower().startswith("hello"):
-        body = rest.strip()
-    context = {**context, "body": body, "paragraphs": [p for p in body.split("\n\n") if p]}
-    return (
-        _env.get_template("fallback.txt").render(context),
-        _env.get_template("fallback.html").render(context),
     )

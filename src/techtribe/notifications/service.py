@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from techtribe.db import utcnow
 from techtribe.errors import Conflict, NotFound
 from techtribe.notifications.models import OutboxMessage
+from techtribe.notifications.outbox import send_after_commit
 from techtribe.notifications.schemas import OutboxStatus
 from techtribe.notifications.sealing import ERASED
 from techtribe.pagination import Key, Ordering, paginate
@@ -62,7 +63,7 @@ async def retry(session: AsyncSession, message_id: uuid.UUID) -> OutboxMessage:
     message.attempts = 0
     message.next_attempt_at = utcnow()
     message.locked_until = None
-    session.info.setdefault("outbox_ids", []).append(message.id)
+    send_after_commit(session, message.id)
     await session.flush()
     return message
 

@@ -261,25 +261,19 @@ async def _tell_author(
     session: AsyncSession, *, poem: Poem, author: User, rater: User, rating: PoemRating
 ) -> None:
     assert author.email is not None
-    lines = [
-        f"Hello {author.full_name},",
-        "",
-        f'{rater.full_name} rated your poem "{poem.title}": {rating.score} out of 5.',
-    ]
-    if rating.comment:
-        lines += ["", "Their comment:", rating.comment]
     await enqueue(
         session,
         kind="poem_rated",
         recipient=author.email,
-        subject=f'Your poem "{poem.title}" was rated',
-        text="\n".join(lines),
         user_id=author.id,
-        poem_id=str(poem.id),
-        poem_title=poem.title,
-        score=rating.score,
-        comment=rating.comment,
-        rater_name=rater.full_name,
+        data={
+            "name": author.full_name,
+            "poem_id": str(poem.id),
+            "poem_title": poem.title,
+            "score": rating.score,
+            "comment": rating.comment,
+            "rater_name": rater.full_name,
+        },
     )
 
 

@@ -416,26 +416,19 @@ def _ownership_conflict(exc: IntegrityError) -> DomainError:
 async def _mail_receipt(
     session: AsyncSession, user_id: uuid.UUID, email: str, name: str, view: PurchaseRead
 ) -> None:
-    lines = "\n".join(
-        f"- {item.title}: {money(item.price_cents, item.currency)}" for item in view.items
-    )
     await enqueue(
         session,
         kind="purchase_receipt",
         recipient=email,
         user_id=user_id,
-        subject="Your TechTribe receipt",
-        text=(
-            f"Hello {name},\n\nThank you for your purchase:\n{lines}\n\n"
-            f"Total: {money(view.total_cents, view.currency)}, paid with "
-            f"{view.card.brand} ending in {view.card.last4}.\nPurchase id: {view.id}\n"
-        ),
-        purchase_id=str(view.id),
-        name=name,
-        items=[
-            {"title": item.title, "price": money(item.price_cents, item.currency)}
-            for item in view.items
-        ],
-        total=money(view.total_cents, view.currency),
-        card=f"{view.card.brand} card ending in {view.card.last4}",
+        data={
+            "purchase_id": str(view.id),
+            "name": name,
+            "items": [
+                {"title": item.title, "price": money(item.price_cents, item.currency)}
+                for item in view.items
+            ],
+            "total": money(view.total_cents, view.currency),
+            "card": f"{view.card.brand} card ending in {view.card.last4}",
+        },
     )

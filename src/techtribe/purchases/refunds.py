@@ -197,14 +197,10 @@ async def _mail_refund(
         kind="purchase_refunded",
         recipient=buyer.email,
         user_id=buyer.id,
-        subject="Your TechTribe purchase was refunded",
-        text=(
-            f"Hello {buyer.full_name},\n\nWe refunded {money(amount, purchase.currency)} of "
-            f"purchase {purchase.id} to your {purchase.card_brand} card ending in "
-            f"{purchase.card_last4}.\n"
-        ),
-        purchase_id=str(purchase.id),
-        name=buyer.full_name,
-        amount=money(amount, purchase.currency),
-        card=f"{purchase.card_brand} card ending in {purchase.card_last4}",
+        data={
+            "purchase_id": str(purchase.id),
+            "name": buyer.full_name,
+            "amount": money(amount, purchase.currency),
+            "card": f"{purchase.card_brand} card ending in {purchase.card_last4}",
+        },
     )
