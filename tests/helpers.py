@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from techtribe.auth.models import User
 from techtribe.notifications.models import OutboxMessage
 from techtribe.notifications.rendering import Email, render
-from techtribe.notifications.sealing import ERASED, SEALED, Sealer, opened
+from techtribe.notifications.sealing import ERASED, Sealer, opened
 
 API = "/api/v1"
 PASSWORD = "correct-horse-1"

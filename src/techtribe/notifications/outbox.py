@@ -64,6 +64,13 @@ def send_after_commit(session: AsyncSession, message_id: uuid.UUID) -> None:
     session.info.setdefault(_NEW_IDS, []).append(message_id)
 
 
+def hand_over(source: AsyncSession, target: AsyncSession) -> None:
+    """The rows `source` committed are sent once `target` commits (a session that did the
+    work on another connection, for a request whose own session carries the hook)."""
+    for message_id in source.info.pop(_NEW_IDS, []):
+        send_after_commit(target, message_id)
+
+
 class Dispatcher(Protocol):
     """Who is told after a commit that wrote outbox rows: the Redis queue or the
     in-process sender."""

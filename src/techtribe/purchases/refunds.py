@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +23,7 @@ from techtribe.advisories.seats import release_seat
 from techtribe.auth.models import User
 from techtribe.courses.service import unenroll
 from techtribe.db import utcnow
-from techtribe.notifications.outbox import enqueue
+from techtribe.notifications.outbox import enqueue, hand_over
 from techtribe.purchases.ledger import record_refund
 from techtribe.purchases.models import (
     Purchase,
@@ -58,7 +58,7 @@ async def refund_purchase(
             await session.rollback()
         engine = session.bind
         assert isinstance(engine, AsyncEngine)
-        if not await _settle_refund(engine, gateway, purchase_id, session.info):
+        if not await _settle_refund(engine, gateway, purchase_id, session):
             raise
         # The rollback expired what the request had loaded (the admin, for one): the
         # route goes on using it.
@@ -97,7 +97,7 @@ async def _refund(session: AsyncSession, gateway: PaymentGateway, purchase_id: u
 
 
 async def _settle_refund(
-    engine: AsyncEngine, gateway: PaymentGateway, purchase_id: uuid.UUID, info: dict[str, object]
+    engine: AsyncEngine, gateway: PaymentGateway, purchase_id: uuid.UUID, request: AsyncSession
 ) -> bool:
     """The gateway refunded but the commit failed: record the refund anew, on new connections.
 
@@ -118,9 +118,8 @@ async def _settle_refund(
                     )
                     return True
                 await retry.commit()
-                # New e-mails: the request's session sends them (or the sweep does).
-                ids = retry.info.get("outbox_ids", [])
-                info.setdefault("outbox_ids", []).extend(ids)  # type: ignore[attr-defined]
+                # New e-mails: sent after the request's session commits (or by the sweep).
+                hand_over(retry, request)
         except Exception:
             log.warning("recording the refund of purchase %s failed", purchase_id, exc_info=True)
             continue

@@ -249,7 +249,7 @@ def ledger_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=2,
-        max_overflow=8,
+        max_overflow=3,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": APPLICATION_NAME}},
     )
