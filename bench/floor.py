@@ -197,16 +197,19 @@ CLAIM_KEY = (
 REPLAY = (
     "SELECT response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2"
 )
-COURSE_OFFERS = (
-    "SELECT id, instructor_id, title, price_cents, currency, published AND NOT archived AS open, "
-    "EXISTS (SELECT 1 FROM enrollments WHERE user_id = $1 AND course_id = courses.id) AS owned "
-    "FROM courses WHERE id = ANY($2::uuid[])"
-)
-SLOT_OFFERS = (
-    "SELECT id, instructor_id, topic AS title, price_cents, currency, "
-    "cancelled_at IS NULL AND starts_at > now() AS open, "
-    "EXISTS (SELECT 1 FROM bookings WHERE user_id = $1 AND slot_id = advisory_slots.id) AS owned "
-    "FROM advisory_slots WHERE id = ANY($2::uuid[])"
+# Both kinds in one query, as the service prices them (with the key's attempt number).
+OFFERS = (
+    "SELECT id, 'course' AS kind, instructor_id, title, price_cents, currency, "
+    "NOT published OR archived AS closed, "
+    "EXISTS (SELECT 1 FROM enrollments WHERE user_id = $1 AND course_id = courses.id) AS owned, "
+    "(SELECT count(*) FROM purchase_attempts WHERE user_id = $1 AND key = $2) AS attempt "
+    "FROM courses WHERE id = ANY($3::uuid[]) "
+    "UNION ALL "
+    "SELECT id, 'advisory', instructor_id, topic, price_cents, currency, "
+    "cancelled_at IS NOT NULL OR starts_at <= now(), "
+    "EXISTS (SELECT 1 FROM bookings WHERE user_id = $1 AND slot_id = advisory_slots.id), "
+    "(SELECT count(*) FROM purchase_attempts WHERE user_id = $1 AND key = $2) "
+    "FROM advisory_slots WHERE id = ANY($4::uuid[])"
 )
 TAKE_SEAT = (
     "UPDATE advisory_slots SET seats_taken = seats_taken + 1 "
@@ -268,7 +271,7 @@ async def purchase(pool: asyncpg.Pool, headers: dict[bytes, bytes], body: bytes)
             if key_id is None:
                 stored = await connection.fetchrow(REPLAY, user_id, key)
                 return stored["response_status"], _loads(stored["response_body"])
-            lines = await _priced(connection, user_id, order)
+            lines = await _priced(connection, user_id, key, order)
             now = datetime.now(UTC)
             for line in lines:
                 seat = line["kind"] == "advisory"
@@ -349,21 +352,18 @@ def _receipt(name: str, purchase_id: uuid.UUID, answer: dict[str, Any]) -> dict[
 
 
 async def _priced(
-    connection: asyncpg.Connection, user_id: uuid.UUID, order: PurchaseCreate
+    connection: asyncpg.Connection, user_id: uuid.UUID, key: str, order: PurchaseCreate
 ) -> list[dict[str, Any]]:
-    found: dict[uuid.UUID, dict[str, Any]] = {}
-    for kind, sql in (("course", COURSE_OFFERS), ("advisory", SLOT_OFFERS)):
-        ids = [item.id for item in order.items if item.kind == kind]
-        if ids:
-            for row in await connection.fetch(sql, user_id, ids):
-                found[row["id"]] = {**row, "kind": kind}
+    ids = {kind: [i.id for i in order.items if i.kind == kind] for kind in ("course", "advisory")}
+    rows = await connection.fetch(OFFERS, user_id, key, ids["course"], ids["advisory"])
+    found = {(row["kind"], row["id"]): dict(row) for row in rows}
     lines = []
     for item in order.items:
-        offer = found.get(item.id)
+        offer = found.get((item.kind, item.id))
         if offer is None:
             raise Refused(404, "not_found")
-        if not offer["open"] or offer["owned"]:
-            raise Refused(409, "unavailable" if not offer["open"] else "already_owned")
+        if offer["closed"] or offer["owned"]:
+            raise Refused(409, "unavailable" if offer["closed"] else "already_owned")
         lines.append(offer)
     return lines
 
