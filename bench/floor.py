@@ -211,12 +211,14 @@ OFFERS = (
     "(SELECT count(*) FROM purchase_attempts WHERE user_id = $1 AND key = $2) "
     "FROM advisory_slots WHERE id = ANY($4::uuid[])"
 )
-TAKE_SEAT = (
-    "UPDATE advisory_slots SET seats_taken = seats_taken + 1 "
-    "WHERE id = $1 AND cancelled_at IS NULL AND seats_taken < capacity"
+# A seat and its booking in one statement, as the service does on PostgreSQL.
+TAKE_SEAT_AND_BOOK = (
+    "WITH seat AS (UPDATE advisory_slots SET seats_taken = seats_taken + 1 "
+    "WHERE id = $1 AND cancelled_at IS NULL AND seats_taken < capacity RETURNING id) "
+    "INSERT INTO bookings (id, slot_id, user_id, created_at) SELECT $2, id, $3, $4 FROM seat "
+    "RETURNING id"
 )
 ENROLL = "INSERT INTO enrollments (id, user_id, course_id, created_at) VALUES ($1, $2, $3, $4)"
-BOOK = "INSERT INTO bookings (id, slot_id, user_id, created_at) VALUES ($1, $2, $3, $4)"
 PURCHASE = (
     "INSERT INTO purchases (id, user_id, status, total_cents, currency, card_brand, card_last4, "
     "card_exp_month, card_exp_year, gateway_charge_id, created_at) "
@@ -273,15 +275,15 @@ async def purchase(pool: asyncpg.Pool, headers: dict[bytes, bytes], body: bytes)
                 return stored["response_status"], _loads(stored["response_body"])
             lines = await _priced(connection, user_id, key, order)
             now = datetime.now(UTC)
-            for line in lines:
-                seat = line["kind"] == "advisory"
-                if seat and await connection.execute(TAKE_SEAT, line["id"]) != "UPDATE 1":
-                    raise Refused(409, "sold_out")
             try:
                 for line in lines:
-                    if line["kind"] == "advisory":
-                        await connection.execute(BOOK, uuid.uuid4(), line["id"], user_id, now)
-                    else:
+                    if line["kind"] != "advisory":
+                        continue
+                    booking = (uuid.uuid4(), user_id, now)
+                    if await connection.fetchval(TAKE_SEAT_AND_BOOK, line["id"], *booking) is None:
+                        raise Refused(409, "sold_out")
+                for line in lines:
+                    if line["kind"] == "course":
                         await connection.execute(ENROLL, uuid.uuid4(), user_id, line["id"], now)
             except asyncpg.UniqueViolationError:
                 raise Refused(409, "already_owned") from None
