@@ -197,23 +197,28 @@ CLAIM_KEY = (
 REPLAY = (
     "SELECT response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2"
 )
-COURSE_OFFERS = (
-    "SELECT id, instructor_id, title, price_cents, currency, published AND NOT archived AS open, "
-    "EXISTS (SELECT 1 FROM enrollments WHERE user_id = $1 AND course_id = courses.id) AS owned "
-    "FROM courses WHERE id = ANY($2::uuid[])"
+# Both kinds in one query, as the service prices them (with the key's attempt number).
+OFFERS = (
+    "SELECT id, 'course' AS kind, instructor_id, title, price_cents, currency, "
+    "NOT published OR archived AS closed, "
+    "EXISTS (SELECT 1 FROM enrollments WHERE user_id = $1 AND course_id = courses.id) AS owned, "
+    "(SELECT count(*) FROM purchase_attempts WHERE user_id = $1 AND key = $2) AS attempt "
+    "FROM courses WHERE id = ANY($3::uuid[]) "
+    "UNION ALL "
+    "SELECT id, 'advisory', instructor_id, topic, price_cents, currency, "
+    "cancelled_at IS NOT NULL OR starts_at <= now(), "
+    "EXISTS (SELECT 1 FROM bookings WHERE user_id = $1 AND slot_id = advisory_slots.id), "
+    "(SELECT count(*) FROM purchase_attempts WHERE user_id = $1 AND key = $2) "
+    "FROM advisory_slots WHERE id = ANY($4::uuid[])"
 )
-SLOT_OFFERS = (
-    "SELECT id, instructor_id, topic AS title, price_cents, currency, "
-    "cancelled_at IS NULL AND starts_at > now() AS open, "
-    "EXISTS (SELECT 1 FROM bookings WHERE user_id = $1 AND slot_id = advisory_slots.id) AS owned "
-    "FROM advisory_slots WHERE id = ANY($2::uuid[])"
-)
-TAKE_SEAT = (
-    "UPDATE advisory_slots SET seats_taken = seats_taken + 1 "
-    "WHERE id = $1 AND cancelled_at IS NULL AND seats_taken < capacity"
+# A seat and its booking in one statement, as the service does on PostgreSQL.
+TAKE_SEAT_AND_BOOK = (
+    "WITH seat AS (UPDATE advisory_slots SET seats_taken = seats_taken + 1 "
+    "WHERE id = $1 AND cancelled_at IS NULL AND seats_taken < capacity RETURNING id) "
+    "INSERT INTO bookings (id, slot_id, user_id, created_at) SELECT $2, id, $3, $4 FROM seat "
+    "RETURNING id"
 )
 ENROLL = "INSERT INTO enrollments (id, user_id, course_id, created_at) VALUES ($1, $2, $3, $4)"
-BOOK = "INSERT INTO bookings (id, slot_id, user_id, created_at) VALUES ($1, $2, $3, $4)"
 PURCHASE = (
     "INSERT INTO purchases (id, user_id, status, total_cents, currency, card_brand, card_last4, "
     "card_exp_month, card_exp_year, gateway_charge_id, created_at) "
@@ -268,17 +273,17 @@ async def purchase(pool: asyncpg.Pool, headers: dict[bytes, bytes], body: bytes)
             if key_id is None:
                 stored = await connection.fetchrow(REPLAY, user_id, key)
                 return stored["response_status"], _loads(stored["response_body"])
-            lines = await _priced(connection, user_id, order)
+            lines = await _priced(connection, user_id, key, order)
             now = datetime.now(UTC)
-            for line in lines:
-                seat = line["kind"] == "advisory"
-                if seat and await connection.execute(TAKE_SEAT, line["id"]) != "UPDATE 1":
-                    raise Refused(409, "sold_out")
             try:
                 for line in lines:
-                    if line["kind"] == "advisory":
-                        await connection.execute(BOOK, uuid.uuid4(), line["id"], user_id, now)
-                    else:
+                    if line["kind"] != "advisory":
+                        continue
+                    booking = (uuid.uuid4(), user_id, now)
+                    if await connection.fetchval(TAKE_SEAT_AND_BOOK, line["id"], *booking) is None:
+                        raise Refused(409, "sold_out")
+                for line in lines:
+                    if line["kind"] == "course":
                         await connection.execute(ENROLL, uuid.uuid4(), user_id, line["id"], now)
             except asyncpg.UniqueViolationError:
                 raise Refused(409, "already_owned") from None
@@ -349,21 +354,18 @@ def _receipt(name: str, purchase_id: uuid.UUID, answer: dict[str, Any]) -> dict[
 
 
 async def _priced(
-    connection: asyncpg.Connection, user_id: uuid.UUID, order: PurchaseCreate
+    connection: asyncpg.Connection, user_id: uuid.UUID, key: str, order: PurchaseCreate
 ) -> list[dict[str, Any]]:
-    found: dict[uuid.UUID, dict[str, Any]] = {}
-    for kind, sql in (("course", COURSE_OFFERS), ("advisory", SLOT_OFFERS)):
-        ids = [item.id for item in order.items if item.kind == kind]
-        if ids:
-            for row in await connection.fetch(sql, user_id, ids):
-                found[row["id"]] = {**row, "kind": kind}
+    ids = {kind: [i.id for i in order.items if i.kind == kind] for kind in ("course", "advisory")}
+    rows = await connection.fetch(OFFERS, user_id, key, ids["course"], ids["advisory"])
+    found = {(row["kind"], row["id"]): dict(row) for row in rows}
     lines = []
     for item in order.items:
-        offer = found.get(item.id)
+        offer = found.get((item.kind, item.id))
         if offer is None:
             raise Refused(404, "not_found")
-        if not offer["open"] or offer["owned"]:
-            raise Refused(409, "unavailable" if not offer["open"] else "already_owned")
+        if offer["closed"] or offer["owned"]:
+            raise Refused(409, "unavailable" if offer["closed"] else "already_owned")
         lines.append(offer)
     return lines
 

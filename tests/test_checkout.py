@@ -329,3 +329,24 @@ async def test_booking_the_same_slot_twice_is_409(
 
     assert_problem(response, 409, "already_booked")
     assert (await client.get(f"{API}/advisories/{slot['id']}")).json()["seats_left"] == 4
+
+
+async def test_one_member_racing_six_bookings_of_one_slot_gets_one_seat_and_one_charge(
+    app: FastAPI, client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    # Different keys, so only the unique (slot, user) can stop the twins that pass the
+    # ownership check together: on PostgreSQL inside the seat-and-booking statement.
+    ana = await member(client, db, role="instructor")
+    student = await member(client, db)
+    slot = await create_slot(client, ana, capacity=5)
+    charges_before = sandbox(app).charge_count
+
+    responses = await asyncio.gather(
+        *(buy(client, student, ("advisory", slot["id"])) for _ in range(6))
+    )
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 5, [r.text for r in responses if r.status_code != 409]
+    assert all(r.json()["code"] == "already_booked" for r in responses if r.status_code == 409)
+    assert sandbox(app).charge_count == charges_before + 1
+    assert (await client.get(f"{API}/advisories/{slot['id']}")).json()["seats_left"] == 4

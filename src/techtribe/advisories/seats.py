@@ -4,14 +4,15 @@ a member lists theirs."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from techtribe.advisories.models import AdvisorySlot, Booking
 from techtribe.advisories.schemas import BookedSlot, SlotRead
+from techtribe.db import utcnow
 from techtribe.errors import Conflict
 from techtribe.pagination import Key, Ordering, paginate
 
@@ -33,17 +34,44 @@ _TAKE_SEAT = (
 )
 
 
-async def take_seat(session: AsyncSession, slot_id: uuid.UUID) -> None:
-    """One seat of the slot, or `sold_out`. The booking is `book`'s (after every seat: this
-    UPDATE would flush a pending booking out of the caller's conflict handling)."""
-    taken = await session.execute(_TAKE_SEAT, {"slot_id": slot_id})
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+# PostgreSQL takes the seat and books it in one round trip (a booking only if a seat was
+# taken); SQLite allows no writes inside a WITH, so there the booking is added to the
+# session and goes out with the caller's flush.
+_SEAT = _TAKE_SEAT.returning(AdvisorySlot.id).cte("seat")
+_BOOKINGS = cast(Table, Booking.__table__)
+_TAKE_SEAT_AND_BOOK = (
+    insert(_BOOKINGS)
+    .from_select(
+        ["id", "slot_id", "user_id", "created_at"],
+        select(
+            bindparam("booking_id", type_=Booking.id.type),
+            _SEAT.c.id,
+            bindparam("user_id", type_=Booking.user_id.type),
+            bindparam("now", type_=Booking.created_at.type),
+        ),
+    )
+    .add_cte(_SEAT)
+    .returning(_BOOKINGS.c.id)
+)
+
+
+async def take_seat(session: AsyncSession, *, slot_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """One seat of the slot and the member's booking of it, or `sold_out`.
+
+    A second booking by the same member trips the unique (slot, user) constraint, at once
+    on PostgreSQL, at the caller's flush on SQLite: the caller maps it to `already_booked`.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        params = {"slot_id": slot_id, "booking_id": uuid.uuid4(), "user_id": user_id}
+        booked = await session.execute(_TAKE_SEAT_AND_BOOK, {**params, "now": utcnow()})
+        taken = booked.first() is not None
+    else:
+        updated = await session.execute(_TAKE_SEAT, {"slot_id": slot_id})
+        taken = updated.rowcount == 1  # type: ignore[attr-defined]
+        if taken:
+            session.add(Booking(slot_id=slot_id, user_id=user_id))
+    if not taken:
         raise SoldOut()
-
-
-def book(session: AsyncSession, *, slot_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """The member's booking of a seat taken; the caller's flush reports a second one (unique)."""
-    session.add(Booking(slot_id=slot_id, user_id=user_id))
 
 
 async def release_seat(session: AsyncSession, *, slot_id: uuid.UUID, user_id: uuid.UUID) -> None:

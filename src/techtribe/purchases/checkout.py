@@ -4,9 +4,11 @@ Checkout is one database transaction around one gateway charge:
 
 1. insert the idempotency row (the unique (user, key) makes a concurrent twin wait for
    this transaction, then replay its answer);
-2. price the items from the catalog, reserve seats with a conditional UPDATE, insert the
-   enrollments and bookings and flush, so every constraint that a concurrent purchase
-   could trip has spoken before any money moves;
+2. price the items from the catalog (one query for both kinds, which also counts the
+   key's voided attempts), reserve seats with a conditional UPDATE, insert the
+   enrollments and bookings and flush (on PostgreSQL a seat and its booking are one
+   statement), so every constraint that a concurrent purchase could trip has spoken
+   before any money moves;
 3. charge the card. The gateway's idempotency key is derived from ours and from the
    number of this key's attempts whose charge was voided: a retry after a timeout gets
    the first charge back (never a second one), a retry after a void charges anew;
@@ -27,7 +29,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, exists, func, select
+from sqlalchemy import String, bindparam, exists, func, literal_column, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -134,20 +136,18 @@ async def checkout(
         await session.rollback()
         return await _replay(session, buyer_id, key, fingerprint)
 
-    lines = await _priced_lines(session, buyer_id, body)
+    lines, attempt = await _priced_lines(session, buyer_id, key, body)
     currencies = {line.currency for line in lines}
     if len(currencies) > 1:
         raise MixedCurrency()
-    for line in lines:
-        if line.kind == ItemKind.advisory:
-            await seats.take_seat(session, line.target_id)
-    # After the seats: an UPDATE would flush these first, out of the `try` below.
-    for line in lines:
-        if line.kind == ItemKind.advisory:
-            seats.book(session, slot_id=line.target_id, user_id=buyer_id)
-        else:
-            enroll(session, user_id=buyer_id, course_id=line.target_id)
     try:
+        for line in lines:
+            if line.kind == ItemKind.advisory:
+                await seats.take_seat(session, slot_id=line.target_id, user_id=buyer_id)
+        # After the seats: their UPDATE would flush these first.
+        for line in lines:
+            if line.kind == ItemKind.course:
+                enroll(session, user_id=buyer_id, course_id=line.target_id)
         await session.flush()
     except IntegrityError as exc:
         raise _ownership_conflict(exc) from None
@@ -158,8 +158,7 @@ async def checkout(
     purchase_id = uuid.uuid4()
     charge = None
     if total > 0:
-        voided = await session.scalar(_VOIDED_ATTEMPTS, {"user_id": buyer_id, "key": key})
-        gateway_key = f"tt-purchase-{fingerprint[:32]}-{_digest(key)}-{voided or 0}"
+        gateway_key = f"tt-purchase-{fingerprint[:32]}-{_digest(key)}-{attempt}"
         # One id per attempt: a retry sends the gateway the very same request (a real
         # gateway refuses a key whose parameters changed, the description included).
         purchase_id = uuid.uuid5(_PURCHASE_IDS, gateway_key)
@@ -212,13 +211,6 @@ async def checkout(
 
 
 _PURCHASE_IDS = uuid.UUID("5f0c2a1e-6d1b-4c55-9a3e-7d2f1b8e4a10")
-
-# How many of this key's attempts had their charge voided: the next attempt's number.
-_VOIDED_ATTEMPTS = (
-    select(func.count())
-    .select_from(PurchaseAttempt)
-    .where(PurchaseAttempt.user_id == bindparam("user_id"), PurchaseAttempt.key == bindparam("key"))
-)
 
 
 async def _settle_failed_commit(
@@ -317,82 +309,86 @@ async def _void(gateway: PaymentGateway, charge_id: str, amount_cents: int) -> N
         log.critical("purchase failed to commit after charge %s and its refund failed", charge_id)
 
 
-# What a line needs of each item, and whether the buyer already has it: one query per
-# kind, built once (the buyer and the ids are bind parameters).
-_COURSE_OFFERS = select(
-    Course.id,
-    Course.instructor_id,
-    Course.title,
-    Course.price_cents,
-    Course.currency,
-    Course.published,
-    Course.archived,
-    exists()
-    .where(Enrollment.user_id == bindparam("buyer_id"), Enrollment.course_id == Course.id)
-    .label("owned"),
-).where(Course.id.in_(bindparam("ids", expanding=True)))
-_SLOT_OFFERS = select(
-    AdvisorySlot.id,
-    AdvisorySlot.instructor_id,
-    AdvisorySlot.topic.label("title"),
-    AdvisorySlot.price_cents,
-    AdvisorySlot.currency,
-    AdvisorySlot.starts_at,
-    AdvisorySlot.cancelled_at,
-    exists()
-    .where(Booking.user_id == bindparam("buyer_id"), Booking.slot_id == AdvisorySlot.id)
-    .label("owned"),
-).where(AdvisorySlot.id.in_(bindparam("ids", expanding=True)))
-
-
-async def _offers(
-    session: AsyncSession, stmt: Select[*tuple[Any, ...]], buyer_id: uuid.UUID, ids: list[uuid.UUID]
-) -> dict[uuid.UUID, Row[Any]]:
-    """The rows of `stmt` for these ids; none for no ids (an empty IN list is still a round
-    trip)."""
-    if not ids:
-        return {}
-    rows = await session.execute(stmt, {"buyer_id": buyer_id, "ids": ids})
-    return {row.id: row for row in rows}
+# What a line needs of each item, whether the buyer already has it, and the key's attempt
+# number (how many of its charges were voided): one query for both kinds, built once (the
+# buyer, the key, the time and the ids are bind parameters). It runs after the key's row
+# is ours, so the count is final: a void is recorded only by whoever holds that row.
+_ATTEMPT = (
+    select(func.count())
+    .select_from(PurchaseAttempt)
+    .where(
+        PurchaseAttempt.user_id == bindparam("buyer_id"), PurchaseAttempt.key == bindparam("key")
+    )
+    .scalar_subquery()
+)
+_OFFERS = union_all(
+    select(
+        Course.id,
+        literal_column("'course'", String).label("kind"),
+        Course.instructor_id,
+        Course.title,
+        Course.price_cents,
+        Course.currency,
+        (~Course.published | Course.archived).label("closed"),
+        exists()
+        .where(Enrollment.user_id == bindparam("buyer_id"), Enrollment.course_id == Course.id)
+        .label("owned"),
+        _ATTEMPT.label("attempt"),
+    ).where(Course.id.in_(bindparam("course_ids", expanding=True))),
+    select(
+        AdvisorySlot.id,
+        literal_column("'advisory'", String).label("kind"),
+        AdvisorySlot.instructor_id,
+        AdvisorySlot.topic.label("title"),
+        AdvisorySlot.price_cents,
+        AdvisorySlot.currency,
+        (
+            AdvisorySlot.cancelled_at.is_not(None)
+            | (AdvisorySlot.starts_at <= bindparam("now", type_=AdvisorySlot.starts_at.type))
+        ).label("closed"),
+        exists()
+        .where(Booking.user_id == bindparam("buyer_id"), Booking.slot_id == AdvisorySlot.id)
+        .label("owned"),
+        _ATTEMPT.label("attempt"),
+    ).where(AdvisorySlot.id.in_(bindparam("slot_ids", expanding=True))),
+)
 
 
 async def _priced_lines(
-    session: AsyncSession, buyer_id: uuid.UUID, body: PurchaseCreate
-) -> list[PurchaseItem]:
-    """One unsaved line per item, priced from the catalog now; refuses what can't be sold."""
-    courses = await _offers(
-        session,
-        _COURSE_OFFERS,
-        buyer_id,
-        [item.id for item in body.items if item.kind == ItemKind.course],
+    session: AsyncSession, buyer_id: uuid.UUID, key: str, body: PurchaseCreate
+) -> tuple[list[PurchaseItem], int]:
+    """One unsaved line per item, priced from the catalog now, and the key's attempt
+    number; refuses what can't be sold."""
+    rows = await session.execute(
+        _OFFERS,
+        {
+            "buyer_id": buyer_id,
+            "key": key,
+            "now": utcnow(),
+            "course_ids": [item.id for item in body.items if item.kind == ItemKind.course],
+            "slot_ids": [item.id for item in body.items if item.kind == ItemKind.advisory],
+        },
     )
-    slots = await _offers(
-        session,
-        _SLOT_OFFERS,
-        buyer_id,
-        [item.id for item in body.items if item.kind == ItemKind.advisory],
-    )
-    now = utcnow()
+    offers = {(row.kind, row.id): row for row in rows}
     lines = []
     for item in body.items:
+        offer = offers.get((item.kind, item.id))
         if item.kind == ItemKind.course:
-            offer = courses.get(item.id)
             if offer is None:
                 raise NotFound(f"No course with id {item.id}.")
             if offer.instructor_id == buyer_id:
                 raise OwnItem()
-            if not offer.published or offer.archived:
+            if offer.closed:
                 raise CourseUnavailable()
             if offer.owned:
                 raise AlreadyOwned()
             line = PurchaseItem(kind=ItemKind.course, course_id=offer.id)
         else:
-            offer = slots.get(item.id)
             if offer is None:
                 raise NotFound(f"No advisory slot with id {item.id}.")
             if offer.instructor_id == buyer_id:
                 raise OwnItem()
-            if offer.cancelled_at is not None or offer.starts_at <= now:
+            if offer.closed:
                 raise AdvisoryUnavailable()
             if offer.owned:
                 raise AlreadyBooked()
@@ -400,7 +396,8 @@ async def _priced_lines(
         line.instructor_id, line.title = offer.instructor_id, offer.title
         line.price_cents, line.currency = offer.price_cents, offer.currency
         lines.append(line)
-    return lines
+    # Every row carries the same count; there is at least one row once every item was found.
+    return lines, next(iter(offers.values())).attempt
 
 
 def _ownership_conflict(exc: IntegrityError) -> DomainError:
