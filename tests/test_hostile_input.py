@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -380,6 +381,26 @@ async def test_a_1_mb_password_at_the_token_endpoint_is_413_no_store(
     assert_problem(response, 413, "payload_too_large")
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_chunked_body_over_the_limit_at_the_token_endpoint_is_413_no_store(
+    client: httpx.AsyncClient,
+) -> None:
+    form = b"grant_type=password&username=a%40b.example&password=" + b"a1" * 2**19
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(form), 65536):
+            yield form[start : start + 65536]
+
+    response = await client.post(
+        f"{API}/auth/token",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+
+    assert "Content-Length" not in response.request.headers
+    assert_problem(response, 413, "payload_too_large")
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_every_token_endpoint_answer_is_no_store(client: httpx.AsyncClient) -> None:
