@@ -200,6 +200,8 @@ OUT_OF_RANGE_TIMES = [
     "9999-12-31T23:59:59-14:00",  # year 10000 in UTC
     "1899-12-31T23:59:59Z",
     "2026-01-01T00:00:00",  # no offset
+    "1700000000",  # Unix seconds: no offset either
+    "0.5",
 ]
 
 
@@ -217,6 +219,25 @@ async def test_times_outside_1900_to_9999_or_without_offset_are_422(
     edges = {"from": "1900-01-01T00:00:00Z", "to": "9999-12-31T23:59:59.999999Z"}
     inside = await client.get(f"{API}{path}", params=edges, headers=admin.headers)
     assert inside.status_code == 200, inside.text
+
+
+async def test_a_slot_start_sent_as_a_number_is_422(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    instructor = await member(client, db, role="instructor")
+    body = {
+        "topic": "Numeric",
+        "starts_at": 4_102_444_800,  # 2100-01-01 in Unix seconds
+        "duration_minutes": 60,
+        "price_cents": 100,
+        "currency": "USD",
+        "capacity": 1,
+    }
+
+    response = await client.post(f"{API}/advisories", json=body, headers=instructor.headers)
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "starts_at"]
 
 
 async def test_slot_whose_end_leaves_year_9999_is_422(
