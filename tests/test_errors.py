@@ -51,6 +51,24 @@ async def test_wrong_method_is_405_problem_method_not_allowed(
     assert response.headers["Allow"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", f"{API}/courses", "GET, POST"),
+        ("OPTIONS", f"{API}/courses/00000000-0000-4000-8000-000000000000", "DELETE, GET, PATCH"),
+        ("PUT", f"{API}/users/me", "DELETE, GET, PATCH"),
+        ("GET", f"{API}/auth/token", "POST"),
+    ],
+)
+async def test_the_405_allow_header_lists_every_method_of_the_path(
+    client: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await client.request(method, path)
+
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == allowed
+
+
 # --- request bodies -------------------------------------------------------------------
 
 

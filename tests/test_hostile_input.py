@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,6 +201,8 @@ OUT_OF_RANGE_TIMES = [
     "9999-12-31T23:59:59-14:00",  # year 10000 in UTC
     "1899-12-31T23:59:59Z",
     "2026-01-01T00:00:00",  # no offset
+    "1700000000",  # Unix seconds: no offset either
+    "0.5",
 ]
 
 
@@ -217,6 +220,25 @@ async def test_times_outside_1900_to_9999_or_without_offset_are_422(
     edges = {"from": "1900-01-01T00:00:00Z", "to": "9999-12-31T23:59:59.999999Z"}
     inside = await client.get(f"{API}{path}", params=edges, headers=admin.headers)
     assert inside.status_code == 200, inside.text
+
+
+async def test_a_slot_start_sent_as_a_number_is_422(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    instructor = await member(client, db, role="instructor")
+    body = {
+        "topic": "Numeric",
+        "starts_at": 4_102_444_800,  # 2100-01-01 in Unix seconds
+        "duration_minutes": 60,
+        "price_cents": 100,
+        "currency": "USD",
+        "capacity": 1,
+    }
+
+    response = await client.post(f"{API}/advisories", json=body, headers=instructor.headers)
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "starts_at"]
 
 
 async def test_slot_whose_end_leaves_year_9999_is_422(
@@ -381,6 +403,26 @@ async def test_a_1_mb_password_at_the_token_endpoint_is_413_no_store(
     assert_problem(response, 413, "payload_too_large")
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_chunked_body_over_the_limit_at_the_token_endpoint_is_413_no_store(
+    client: httpx.AsyncClient,
+) -> None:
+    form = b"grant_type=password&username=a%40b.example&password=" + b"a1" * 2**19
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(form), 65536):
+            yield form[start : start + 65536]
+
+    response = await client.post(
+        f"{API}/auth/token",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+
+    assert "Content-Length" not in response.request.headers
+    assert_problem(response, 413, "payload_too_large")
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_every_token_endpoint_answer_is_no_store(client: httpx.AsyncClient) -> None:

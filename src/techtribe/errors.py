@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from techtribe.db import database_unavailable
 
@@ -199,13 +200,32 @@ def _oauth_error(_: Request, exc: Exception) -> JSONResponse:
     return oauth_error(exc.error, exc.description, exc.status, exc.headers)
 
 
-def _http_error(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path takes. Starlette's 405 names only the first route whose path
+    matched, and a path served by several routes (GET and POST) must list them all."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = "The resource does not exist."
-    return problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers["Allow"] = allowed
+    return problem(exc.status_code, code, detail, headers=headers)
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:

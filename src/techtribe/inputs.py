@@ -5,10 +5,11 @@ Query strings are checked for NUL by `middleware.RejectNulQuery`, cursors by `pa
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, field_validator
 
 # The years the API accepts (after applying the offset). Python's datetime stops at 9999,
 # and its arithmetic raises OverflowError near both ends: every time is checked before
@@ -39,8 +40,23 @@ def shifted(value: datetime, delta: timedelta) -> datetime:
         raise ValueError(OUT_OF_RANGE) from None
 
 
-# Every date-time a client sends (bodies and query strings): with an offset, in range.
-Timestamp = Annotated[AwareDatetime, AfterValidator(in_range)]
+# An RFC 3339 date-time opens with its full date. Pydantic alone would also take a number
+# (Unix seconds: `to=0.5`, `starts_at: 1700000000`), which is not a time with an offset.
+_RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def rfc3339_text(value: Any) -> Any:
+    """`value` if it is a datetime or reads like an RFC 3339 date-time; numbers are refused."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339_START.match(value):
+        raise ValueError("a time is an RFC 3339 date-time with a UTC offset")
+    return value
+
+
+# Every date-time a client sends (bodies and query strings): RFC 3339 text with an offset,
+# in range.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(rfc3339_text), AfterValidator(in_range)]
 
 NUL_MESSAGE = "text may not contain NUL characters"
 

@@ -85,7 +85,9 @@ async def _token_form(request: Request) -> dict[str, str | None]:
     """The token endpoint's parameters; a malformed form is `400 invalid_request`."""
     try:
         form: FormData = await request.form()
-    except HTTPException:
+    except HTTPException as exc:
+        if exc.status_code == 413:  # streamed past MAX_BODY_BYTES: the 413 handler answers
+            raise
         raise OAuthError("invalid_request", "The body is not a valid form.") from None
     fields = ("grant_type", "username", "password", "refresh_token")
     values: dict[str, str | None] = {}
