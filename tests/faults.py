@@ -159,6 +159,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "EMAIL_RETRY_BASE_SECONDS": str(settings.email_retry_base_seconds),
         "EMAIL_SEND_TIMEOUT_SECONDS": str(settings.email_send_timeout_seconds),
         "EMAIL_SWEEP_SECONDS": str(settings.email_sweep_seconds),
+        "OUTBOX_POLL_SECONDS": str(settings.outbox_poll_seconds),
         "WORKER_SHUTDOWN_TIMEOUT_SECONDS": str(settings.worker_shutdown_timeout_seconds),
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": str(settings.login_max_failures_per_account),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": str(settings.login_max_failures_per_address),

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import email
 import email.policy
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +28,7 @@ from techtribe.config import Settings
 from techtribe.notifications.jobs import build_worker
 from techtribe.notifications.models import OutboxMessage
 from tests.conftest import make_settings, running_app
+from tests.faults import process_env
 
 
 @dataclass
@@ -189,30 +189,10 @@ async def settled(db: AsyncSession, message_id: Any) -> OutboxMessage:
 
 async def start_worker(settings: Settings, cwd: Path) -> asyncio.subprocess.Process:
     """`techtribe worker` as a real process, configured like `settings`."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url or "",
-        "REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "ENVIRONMENT": "test",
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
-        "LOG_FORMAT": "text",
-        "EMAIL_TRANSPORT": settings.email_transport,
-        "SMTP_HOST": settings.smtp_host,
-        "SMTP_PORT": str(settings.smtp_port),
-        "PUBLIC_BASE_URL": settings.public_base_url,
-        "EMAIL_MAX_ATTEMPTS": str(settings.email_max_attempts),
-        "EMAIL_RETRY_BASE_SECONDS": str(settings.email_retry_base_seconds),
-        "EMAIL_SEND_TIMEOUT_SECONDS": str(settings.email_send_timeout_seconds),
-        "EMAIL_SWEEP_SECONDS": str(settings.email_sweep_seconds),
-        "OUTBOX_POLL_SECONDS": str(settings.outbox_poll_seconds),
-        # No metrics listener: parallel test processes would compete for its port.
-        "WORKER_METRICS_PORT": "0",
-    }
     return await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "techtribe"),
         "worker",
-        env=env,
+        env=process_env(settings),
         cwd=cwd,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
