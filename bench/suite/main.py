@@ -1,5 +1,5 @@
 """`python -m bench`: seed a fresh database, load the floor and the service with wrk, and
-print one table against the budget of issue 7. See docs/performance.md.
+print one table against the budget (docs/performance.md).
 
     .venv/bin/python -m bench                  # 100,000 courses, 10 s per scenario
     .venv/bin/python -m bench --quick          # 5,000 courses, 3 s per scenario
