@@ -19,6 +19,7 @@ from techtribe.auth.service import issue_tokens
 from techtribe.config import Settings
 from techtribe.courses.catalog import COURSE_SORTS
 from techtribe.migrations import upgrade_engine
+from techtribe.pagination import derive_key, signing_key
 from techtribe.security import hash_password
 
 PASSWORD = "bench-Passw0rd"  # every bench user's password (one hash, shared: same cost)
@@ -135,7 +136,9 @@ def _course_rows(
         )
 
 
-async def fill(dsn: str, sizes: Sizes, *, bcrypt_rounds: int, seed: int = 11) -> Data:
+async def fill(
+    dsn: str, sizes: Sizes, *, bcrypt_rounds: int, jwt_secret: str, seed: int = 11
+) -> Data:
     """Users (students with a password and a login), instructors, tags, courses with tags
     and lessons, advisory slots, poems with ratings; by COPY, then VACUUM ANALYZE."""
     rng = random.Random(seed)
@@ -198,7 +201,9 @@ async def fill(dsn: str, sizes: Sizes, *, bcrypt_rounds: int, seed: int = 11) ->
         await _slots(connection, data, instructors, sizes, now)
         await _poems(connection, data, instructors, sizes, rng, now)
         await connection.execute("VACUUM (ANALYZE)")
-        data.deep_depth, data.deep_cursor = await _deep_cursor(connection, len(data.listed) // 2)
+        data.deep_depth, data.deep_cursor = await _deep_cursor(
+            connection, len(data.listed) // 2, jwt_secret
+        )
     finally:
         await connection.close()
     return data
@@ -313,8 +318,11 @@ async def _poems(
     )
 
 
-async def _deep_cursor(connection: asyncpg.Connection, depth: int) -> tuple[int, str]:
-    """The `next_cursor` a client holds after `depth` rows of the newest-first listing."""
+async def _deep_cursor(
+    connection: asyncpg.Connection, depth: int, jwt_secret: str
+) -> tuple[int, str]:
+    """The `next_cursor` a client holds after `depth` rows of the newest-first listing
+    (signed as the service signs it, with the key derived from its JWT secret)."""
     row = await connection.fetchrow(
         "SELECT created_at, id FROM courses WHERE published AND NOT archived "
         "ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1",
@@ -322,7 +330,8 @@ async def _deep_cursor(connection: asyncpg.Connection, depth: int) -> tuple[int,
     )
     if row is None:
         return 0, ""
-    return depth, COURSE_SORTS["newest"].encode([row["created_at"], row["id"]])
+    with signing_key(derive_key(jwt_secret)):
+        return depth, COURSE_SORTS["newest"].encode([row["created_at"], row["id"]])
 
 
 async def mint_tokens(settings: Settings, data: Data) -> None:

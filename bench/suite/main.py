@@ -570,8 +570,10 @@ async def run(args: argparse.Namespace) -> int:
     try:
         started = time.perf_counter()
         await db.migrate(dsn)
-        data = await db.fill(dsn, args.sizes, bcrypt_rounds=args.bcrypt_rounds)
         jwt_secret = secrets.token_urlsafe(48)
+        data = await db.fill(
+            dsn, args.sizes, bcrypt_rounds=args.bcrypt_rounds, jwt_secret=jwt_secret
+        )
         settings = Settings(
             environment="production",
             database_url=db.sqlalchemy_url(dsn),
@@ -785,7 +787,9 @@ async def seed(argv: Sequence[str]) -> int:
     finally:
         await connection.close()
     sizes = _sizes(args.quick)
-    data = await db.fill(dsn, sizes, bcrypt_rounds=args.bcrypt_rounds)
+    data = await db.fill(
+        dsn, sizes, bcrypt_rounds=args.bcrypt_rounds, jwt_secret=secrets.token_urlsafe(48)
+    )
     print(
         f"seeded {sizes.courses:,} courses ({len(data.listed):,} listed), {sizes.users:,} "
         f"students (password {db.PASSWORD!r}, e.g. {data.emails[0]}), {sizes.instructors} "
