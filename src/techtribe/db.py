@@ -251,10 +251,10 @@ def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[As
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def read_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The app's autocommit sessions, for what only reads (see `create_autocommit_sessionmaker`)."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.autocommit_sessionmaker
-    async with sessionmaker() as session:
-        yield session
+    return sessionmaker
 
 
 # Called with a request's session once it has committed (not after a rollback), in the
@@ -281,5 +281,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response is sent, so a client never
 # sees a success for something that then failed to commit.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-# For routes that only read (see `create_autocommit_sessionmaker`).
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+# For routes that only read: `async with reads() as session:` around the reads. Not a
+# dependency that yields a session: FastAPI wraps each of those in two context managers and
+# a cancel scope, a seventh of a course page's time (docs/performance.md).
+ReadSessions = Annotated[async_sessionmaker[AsyncSession], Depends(read_sessions)]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from techtribe.advisories import seats, service
 from techtribe.advisories.schemas import BookedSlot, SlotCreate, SlotRead
 from techtribe.auth.dependencies import CurrentUser, Instructor
-from techtribe.db import ReadSessionDep, SessionDep
+from techtribe.db import ReadSessions, SessionDep
 from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 
@@ -31,7 +31,7 @@ RefundsDep = Annotated[service.RefundBookings, Depends(cancellation_refunds)]
 
 @router.get("", response_model=Page[SlotRead])
 async def list_slots(
-    session: ReadSessionDep,
+    reads: ReadSessions,
     instructor_id: uuid.UUID | None = None,
     starts_from: Annotated[
         Timestamp | None, Query(alias="from", description="Start at or after (inclusive).")
@@ -44,15 +44,16 @@ async def list_slots(
     cursor: CursorQuery = None,
 ) -> Any:
     """Live (not cancelled) slots by start time, with the seats left in each."""
-    items, next_cursor = await service.list_slots(
-        session,
-        instructor_id=instructor_id,
-        starts_from=starts_from,
-        starts_to=starts_to,
-        available=available,
-        limit=limit,
-        cursor=cursor,
-    )
+    async with reads() as session:
+        items, next_cursor = await service.list_slots(
+            session,
+            instructor_id=instructor_id,
+            starts_from=starts_from,
+            starts_to=starts_to,
+            available=available,
+            limit=limit,
+            cursor=cursor,
+        )
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -67,8 +68,9 @@ async def create_slot(
 
 
 @router.get("/{slot_id}", response_model=SlotRead)
-async def read_slot(slot_id: uuid.UUID, session: ReadSessionDep) -> Any:
-    return await service.get_slot(session, slot_id)
+async def read_slot(slot_id: uuid.UUID, reads: ReadSessions) -> Any:
+    async with reads() as session:
+        return await service.get_slot(session, slot_id)
 
 
 @router.delete("/{slot_id}", status_code=status.HTTP_204_NO_CONTENT)

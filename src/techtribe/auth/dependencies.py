@@ -2,9 +2,10 @@
 
 Which session a route uses (the one rule): a route runs on `SessionDep`, the request's one
 transaction, committed before the response is sent. A GET route that writes nothing and
-needs no login reads through `ReadSessionDep` instead (autocommit: a SELECT is one round
-trip, no BEGIN or COMMIT), and so does every dependency it takes (`OptionalAuth`, a loader
-such as `ReadablePoemDep`), so a request never holds two sessions. A route that needs a login
+needs no login reads through `ReadSessions` instead, `async with reads() as session:` around
+its reads (autocommit: a SELECT is one round trip, no BEGIN or COMMIT), and so does every
+dependency it takes (`OptionalAuth`, a loader such as `ReadablePoemDep`), each closing its
+session before the next opens, so a request never holds two at once. A route that needs a login
 (`CurrentUser`, `FreshUser`, `Admin`, `Instructor`) stays on `SessionDep`: the caller was
 loaded there, and the route may change it.
 """
@@ -20,7 +21,7 @@ from fastapi.security import OAuth2PasswordBearer
 from techtribe.auth.models import Role, User
 from techtribe.auth.service import AuthContext, authenticate
 from techtribe.config import SettingsDep
-from techtribe.db import ReadSessionDep, SessionDep
+from techtribe.db import ReadSessions, SessionDep
 from techtribe.errors import Forbidden, Unauthorized
 from techtribe.openapi import raises
 
@@ -48,12 +49,13 @@ async def current_auth(
 
 
 async def optional_auth(
-    token: BearerToken, session: ReadSessionDep, settings: SettingsDep
+    token: BearerToken, reads: ReadSessions, settings: SettingsDep
 ) -> AuthContext | None:
     """The caller's login if they sent a token (a public read that shows more to members)."""
     if not token:
         return None
-    return await authenticate(session, settings, token)
+    async with reads() as session:
+        return await authenticate(session, settings, token)
 
 
 # A route that needs the login itself (its id, its freshness) takes `AuthDep`.

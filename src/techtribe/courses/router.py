@@ -24,7 +24,7 @@ from techtribe.courses.schemas import (
     ReviewRead,
     TagCount,
 )
-from techtribe.db import ReadSessionDep, SessionDep
+from techtribe.db import ReadSessions, SessionDep
 from techtribe.money import MAX_PRICE_CENTS
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 
@@ -60,14 +60,15 @@ class CourseQuery(BaseModel):
 
 
 @router.get("/courses", response_model=Page[CourseRead])
-async def list_courses(session: ReadSessionDep, query: Annotated[CourseQuery, Query()]) -> Any:
+async def list_courses(reads: ReadSessions, query: Annotated[CourseQuery, Query()]) -> Any:
     """Published courses, filtered and sorted, one keyset page at a time."""
     filters = catalog.CourseFilters(
         query.q, query.tag, query.level, query.instructor_id, query.min_price, query.max_price
     )
-    items, next_cursor = await catalog.list_courses(
-        session, filters, sort=query.sort, limit=query.limit, cursor=query.cursor
-    )
+    async with reads() as session:
+        items, next_cursor = await catalog.list_courses(
+            session, filters, sort=query.sort, limit=query.limit, cursor=query.cursor
+        )
     return catalog.CatalogJSON({"items": items, "next_cursor": next_cursor})
 
 
@@ -82,9 +83,10 @@ async def create_course(
 
 
 @router.get("/courses/{course_id}", response_model=CourseDetail)
-async def read_course(course_id: uuid.UUID, session: ReadSessionDep, auth: OptionalAuth) -> Any:
+async def read_course(course_id: uuid.UUID, reads: ReadSessions, auth: OptionalAuth) -> Any:
     """A course with its lesson outline (titles only)."""
-    course = await catalog.course_detail(session, course_id, auth.user if auth else None)
+    async with reads() as session:
+        course = await catalog.course_detail(session, course_id, auth.user if auth else None)
     return catalog.CatalogJSON(course)
 
 
@@ -142,22 +144,22 @@ async def add_review(
 @router.get("/courses/{course_id}/reviews", response_model=Page[ReviewRead])
 async def list_reviews(
     course_id: uuid.UUID,
-    session: ReadSessionDep,
+    reads: ReadSessions,
     auth: OptionalAuth,
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Any:
-    course = await service.visible_course(session, course_id, auth.user if auth else None)
-    items, next_cursor = await service.list_reviews(session, course, limit=limit, cursor=cursor)
+    async with reads() as session:
+        course = await service.visible_course(session, course_id, auth.user if auth else None)
+        items, next_cursor = await service.list_reviews(session, course, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/tags", response_model=Page[TagCount])
-async def list_tags(
-    session: ReadSessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
-) -> Any:
+async def list_tags(reads: ReadSessions, limit: LimitQuery = 20, cursor: CursorQuery = None) -> Any:
     """Tags of published courses, by name, with how many published courses carry each."""
-    items, next_cursor = await service.tag_counts(session, limit=limit, cursor=cursor)
+    async with reads() as session:
+        items, next_cursor = await service.tag_counts(session, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -171,10 +173,11 @@ async def my_enrollments(
 
 
 @router.get("/instructors/{user_id}", response_model=InstructorProfile, tags=["instructors"])
-async def instructor_profile(user_id: uuid.UUID, session: ReadSessionDep) -> Any:
+async def instructor_profile(user_id: uuid.UUID, reads: ReadSessions) -> Any:
     """An instructor's public profile (no e-mail address) and their published courses."""
-    instructor = await service.get_instructor(session, user_id)
-    courses = await catalog.instructor_courses(session, instructor.id)
+    async with reads() as session:
+        instructor = await service.get_instructor(session, user_id)
+        courses = await catalog.instructor_courses(session, instructor.id)
     return InstructorProfile.model_validate(instructor).model_copy(
         update={"courses": [CourseRead.model_validate(course) for course in courses]}
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from techtribe.auth.dependencies import CurrentUser
-from techtribe.db import ReadSessionDep, SessionDep
+from techtribe.db import ReadSessions, SessionDep
 from techtribe.poems import service
 from techtribe.poems.models import Poem
 
@@ -20,11 +20,12 @@ async def poem_by_id(poem_id: uuid.UUID, session: SessionDep) -> Poem:
 PoemDep = Annotated[Poem, Depends(poem_by_id)]
 
 
-async def poem_to_read(poem_id: uuid.UUID, session: ReadSessionDep) -> Poem:
-    return await service.get_poem(session, poem_id)
+async def poem_to_read(poem_id: uuid.UUID, reads: ReadSessions) -> Poem:
+    async with reads() as session:
+        return await service.get_poem(session, poem_id)
 
 
-# For GET routes, on the read session (the rule is in `auth/dependencies.py`).
+# For GET routes, on a read session (the rule is in `auth/dependencies.py`).
 ReadablePoemDep = Annotated[Poem, Depends(poem_to_read)]
 
 

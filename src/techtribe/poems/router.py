@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from techtribe.auth.dependencies import CurrentUser, OptionalAuth
-from techtribe.db import ReadSessionDep, SessionDep
+from techtribe.db import ReadSessions, SessionDep
 from techtribe.errors import Unauthorized
 from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
@@ -30,7 +30,7 @@ PoemSort = Literal["newest", "oldest", "rating", "most_rated", "author"]
 
 @router.get("", response_model=Page[PoemRead])
 async def list_poems(
-    session: ReadSessionDep,
+    reads: ReadSessions,
     auth: OptionalAuth,
     author_id: uuid.UUID | None = None,
     q: Annotated[
@@ -60,18 +60,19 @@ async def list_poems(
         if auth is None:
             raise Unauthorized("`exclude_mine` needs a login: send your access token.")
         exclude_author_id = auth.user.id
-    items, next_cursor = await service.list_poems(
-        session,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-        author_id=author_id,
-        q=q,
-        created_from=created_from,
-        created_to=created_to,
-        min_score=min_score,
-        exclude_author_id=exclude_author_id,
-    )
+    async with reads() as session:
+        items, next_cursor = await service.list_poems(
+            session,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+            author_id=author_id,
+            q=q,
+            created_from=created_from,
+            created_to=created_to,
+            min_score=min_score,
+            exclude_author_id=exclude_author_id,
+        )
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -111,12 +112,15 @@ async def rate_poem(
 @router.get("/{poem_id}/ratings", response_model=Page[RatingRead])
 async def list_ratings(
     poem: ReadablePoemDep,
-    session: ReadSessionDep,
+    reads: ReadSessions,
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Any:
     """Newest first."""
-    items, next_cursor = await service.list_ratings(session, poem=poem, limit=limit, cursor=cursor)
+    async with reads() as session:
+        items, next_cursor = await service.list_ratings(
+            session, poem=poem, limit=limit, cursor=cursor
+        )
     return {"items": items, "next_cursor": next_cursor}
 
 
