@@ -144,6 +144,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
         openapi_tags=OPENAPI_TAGS,
         generate_unique_id_function=operation_id,
+        # Our metrics are Prometheus's (`metrics.py`). FastAPI's own OpenTelemetry hooks
+        # look for a configured provider on every request: off.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     engine = create_engine(settings)
     app.state.settings = settings
