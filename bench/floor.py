@@ -24,13 +24,12 @@ from urllib.parse import parse_qs
 
 import asyncpg
 
+from techtribe.config import Settings
 from techtribe.courses.catalog import COURSE_SORTS
 from techtribe.pagination import InvalidCursor, derive_key, signing_key
-from techtribe.purchases.payments.sandbox import SandboxGateway
+from techtribe.purchases.payments import sandbox_gateway
 from techtribe.purchases.schemas import PurchaseCreate
 from techtribe.security import TokenError, decode_jwt
-
-GATEWAY = SandboxGateway()  # the service's sandbox: in memory, one per worker process
 
 try:
     import orjson
@@ -290,7 +289,7 @@ async def purchase(pool: asyncpg.Pool, headers: dict[bytes, bytes], body: bytes)
             total, currency, card = sum(li["price_cents"] for li in lines), "USD", order.payment
             purchase_id, charge_id = uuid.uuid4(), None
             if total > 0:
-                charge = await GATEWAY.charge(
+                charge = await _STATE["gateway"].charge(
                     amount_cents=total, currency=currency, card=card,
                     idempotency_key=f"floor-{fingerprint[:40]}-{key}",
                     description=f"TechTribe purchase {purchase_id}",
@@ -392,8 +391,19 @@ async def _lifespan(state: dict[str, Any], receive: Any, send: Any) -> None:
                 max_size=int(os.environ.get("FLOOR_POOL_MAX", "20")),
                 server_settings={"plan_cache_mode": "force_custom_plan"},
             )
+            # The service's sandbox, ledger in the database included: the provider's side
+            # of a charge costs the floor what it costs the service.
+            state["gateway"] = sandbox_gateway(
+                Settings(
+                    database_url=os.environ["FLOOR_DSN"].replace(
+                        "postgresql://", "postgresql+asyncpg://", 1
+                    ),
+                    jwt_secret=os.environ["FLOOR_JWT_SECRET"],
+                )
+            )
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await state["gateway"].aclose()
             await state["pool"].close()
             await send({"type": "lifespan.shutdown.complete"})
             return

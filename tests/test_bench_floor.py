@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench import floor
 from techtribe.config import Settings
+from techtribe.purchases.payments import sandbox_gateway
 from tests.catalog import add_lesson, create_course
 from tests.conftest import DATABASE_URL, ON_POSTGRES
 from tests.helpers import API, member
@@ -78,9 +79,12 @@ async def floor_client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> A
     dsn = DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     monkeypatch.setitem(floor._STATE, "pool", pool)
+    gateway = sandbox_gateway(settings)
+    monkeypatch.setitem(floor._STATE, "gateway", gateway)
     transport = httpx.ASGITransport(app=floor.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
         yield client
+    await gateway.aclose()
     await pool.close()
 
 
