@@ -29,12 +29,13 @@ from techtribe.courses.router import router as courses_router
 from techtribe.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
 from techtribe.docs import mount_docs
 from techtribe.errors import install_error_handlers
-from techtribe.logs import AccessLog
-from techtribe.metrics import instrument
+from techtribe.logs import gather_only_what_lines_show, log_access
+from techtribe.metrics import RequestMetrics, serve_metrics
 from techtribe.middleware import (
     BodySizeLimit,
     CursorKey,
     RejectNulQuery,
+    RequestOutcome,
     SecurityHeaders,
     StrictTransportSecurity,
     UnhandledErrors,
@@ -190,22 +191,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
         )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    app.add_middleware(AccessLog)
     if settings.is_https:
         app.add_middleware(StrictTransportSecurity)
-    # Outermost: every answer gets these headers, whoever made it.
+    # Every answer gets these headers, whoever made it.
     app.add_middleware(SecurityHeaders, no_store_prefixes=(f"{API_PREFIX}/auth/",))
+    # Outermost: the access line and the metrics see the status the client got.
+    metrics = RequestMetrics(skip=("/metrics", "/healthz", "/readyz"))
+    app.add_middleware(RequestOutcome, observers=(log_access, metrics))
 
     # Each router straight on the app: FastAPI matches a request against the routes of
     # every inclusion level twice, so one level less is a quarter fewer calls per request.
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops_router)
-    instrument(
+    serve_metrics(
         app,
         token=settings.metrics_token,
         scrape=lambda: backlog_metrics(app.state.autocommit_sessionmaker),
-        skip=("/metrics", "/healthz", "/readyz"),
     )
     mount_docs(app)
     install_openapi(app)
@@ -214,8 +216,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def create_served_app(settings: Settings | None = None) -> FastAPI:
-    """The app as `techtribe serve` runs it, in each worker: `create_app`, then the garbage
-    collector set for a long-lived server.
+    """The app as `techtribe serve` runs it, in each worker: `create_app`, then log records
+    that gather only what the lines show, and the garbage collector set for a long-lived
+    server.
 
     Everything built so far (modules, routes, schemas, mappers) lives as long as the
     process, so it is frozen out of the collector's scans; and young collections run every
@@ -226,6 +229,7 @@ def create_served_app(settings: Settings | None = None) -> FastAPI:
     process builds many apps, and freezing would keep each one's garbage forever.
     """
     app = create_app(settings)
+    gather_only_what_lines_show()
     configure_mappers()
     gc.collect()
     gc.freeze()

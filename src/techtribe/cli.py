@@ -91,7 +91,7 @@ def serve(
             ssl_keyfile=ssl_keyfile,
             # A dict, not None: uvicorn applies it in each worker process as well.
             log_config=logging_config(settings),
-            access_log=False,  # techtribe.logs.AccessLog writes one with fields
+            access_log=False,  # techtribe.logs.log_access writes one with fields
             # uvicorn kills a worker that doesn't answer its supervisor's ping within this
             # many seconds, also while it starts: a worker starting on a busy or
             # CPU-limited machine took over 5 s (the default) and was killed in a loop.

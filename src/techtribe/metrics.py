@@ -40,7 +40,7 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from techtribe.errors import DomainError, problem
 
@@ -195,34 +195,19 @@ def _walk(routes: Iterable[BaseRoute], prefix: str) -> Iterator[tuple[BaseRoute,
 
 
 class RequestMetrics:
-    """Pure ASGI: counts and times every HTTP request but the `skip`ped templates."""
+    """Counts and times every HTTP request but the `skip`ped templates, as
+    `middleware.RequestOutcome` reports them."""
 
-    def __init__(self, app: ASGIApp, *, skip: frozenset[str] = frozenset()) -> None:
-        self.app = app
-        self.skip = skip
+    def __init__(self, *, skip: Iterable[str] = ()) -> None:
+        self.skip = frozenset(skip)
         self.templates: dict[int, str] | None = None  # built on the first request
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets if the app raises before answering
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            handler = self._template(scope)
-            if handler not in self.skip:
-                method = scope["method"]
-                REQUESTS.labels(handler, method, str(status)).inc()
-                REQUEST_LATENCY.labels(handler, method).observe(time.perf_counter() - started)
+    def __call__(self, scope: Scope, status: int, seconds: float) -> None:
+        handler = self._template(scope)
+        if handler not in self.skip:
+            method = scope["method"]
+            REQUESTS.labels(handler, method, str(status)).inc()
+            REQUEST_LATENCY.labels(handler, method).observe(seconds)
 
     def _template(self, scope: Scope) -> str:
         route = scope.get("route") or scope.get("endpoint")
@@ -290,15 +275,8 @@ def metrics_endpoint(
     return metrics
 
 
-def instrument(
-    app: FastAPI,
-    *,
-    token: SecretStr | None,
-    scrape: Scrape | None = None,
-    skip: Iterable[str] = (),
-) -> None:
-    """Request metrics for `app`, and every metric served at `/metrics` (GET and HEAD)."""
-    app.add_middleware(RequestMetrics, skip=frozenset(skip))
+def serve_metrics(app: FastAPI, *, token: SecretStr | None, scrape: Scrape | None = None) -> None:
+    """Every metric served at `/metrics` (GET and HEAD)."""
     app.add_api_route(
         "/metrics",
         metrics_endpoint(token, scrape),

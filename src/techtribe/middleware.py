@@ -1,10 +1,12 @@
-"""Pure ASGI middleware: security headers, HSTS, body size limit, NUL in query strings,
-the cursor key, and the last-resort 500 problem."""
+"""Pure ASGI middleware: each request's outcome (for the access log and the metrics),
+security headers, HSTS, body size limit, NUL in query strings, the cursor key, and the
+last-resort 500 problem."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from asgi_correlation_id import correlation_id
 from starlette.datastructures import MutableHeaders
@@ -16,6 +18,39 @@ from techtribe.inputs import NUL_MESSAGE
 from techtribe.pagination import derive_key, signing_key
 
 log = logging.getLogger("techtribe.errors")
+
+# Told of each HTTP request once its response is sent: (scope, status, seconds).
+RequestObserver = Callable[[Scope, int, float], None]
+
+
+class RequestOutcome:
+    """Times each HTTP request and notes its status (500 if the app raised before answering),
+    then tells each observer (`logs.log_access`, `metrics.RequestMetrics`): one clock and
+    one wrapped `send` for all of them."""
+
+    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver]) -> None:
+        self.app = app
+        self.observers = tuple(observers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            seconds = time.perf_counter() - started
+            for observe in self.observers:
+                observe(scope, status, seconds)
 
 
 class UnhandledErrors:
