@@ -84,6 +84,14 @@ _CHARGE_COLUMNS = (
 )
 
 
+# Built once; each charge's values are bind parameters.
+_ADD_CHARGE = (
+    insert(SandboxCharge)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(SandboxCharge.id)
+)
+
+
 class DatabaseLedger:
     """The ledger on its own small connection pool (`ledger_engine`)."""
 
@@ -113,12 +121,7 @@ class DatabaseLedger:
         }
         try:
             async with self._autocommit.connect() as connection:
-                added = await connection.scalar(
-                    insert(SandboxCharge)
-                    .values(values)
-                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                    .returning(SandboxCharge.id)
-                )
+                added = await connection.scalar(_ADD_CHARGE, values)
                 if added is not None:
                     return fingerprint, charge_id, decline_code
                 first = (
