@@ -239,7 +239,7 @@ async def read_lines(run: Run, floor: servers.Server | None, service: servers.Se
 
 async def purchases(run: Run, floor: servers.Server | None, service: servers.Server) -> None:
     """Distinct buyers, fresh idempotency keys, a quarter also take a seat in a hot slot: on
-    the floor, then right after on the service. Each server gets its own request numbers
+    the floor (which then stops), then on the service. Each server gets its own request numbers
     (so no pair of buyer and course repeats) and its own slots; each is warmed up untimed
     first, so every pooled connection has prepared the checkout's statements."""
     data, args = run.data, run.args
@@ -271,6 +271,11 @@ async def purchases(run: Run, floor: servers.Server | None, service: servers.Ser
         with profile.recording(run, server, "purchase") if server is service else nullcontext():
             into["purchase"] = await wrk(hot, first, args.duration)
         _progress(f"{server.name} purchases", into["purchase"])
+        if server is floor:
+            # Its idle pools (reads, purchases, its sandbox ledger) would hold connections
+            # the service's purchases need: past max_connections, a charge fails.
+            floor.stop()
+            print(f"floor stopped ({floor.process.returncode})", flush=True)
 
 
 async def search_combinations(run: Run, service: servers.Server) -> None:
@@ -635,12 +640,9 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
             mismatch = await same_json(run, floor, service)
         await read_lines(run, floor, service)
         await search_combinations(run, service)
-        await purchases(run, floor, service)
+        await purchases(run, floor, service)  # stops the floor after its turn
         if floor is not None:
-            # Its idle pool would hold connections the service's scenarios need.
             started.remove(floor)
-            floor.stop()
-            print(f"floor stopped ({floor.process.returncode})")
         print(f"bcrypt: measuring {args.workers} threads for {args.bcrypt_seconds:g}s", flush=True)
         run.bcrypt_rate = await asyncio.to_thread(
             bcrypt_rate, args.bcrypt_rounds, args.workers, args.bcrypt_seconds
