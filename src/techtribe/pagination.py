@@ -88,7 +88,7 @@ def signing_key(key: bytes) -> Iterator[None]:
 
 def _mac(scope: str, payload: str) -> bytes:
     message = f"{scope}\n{payload}".encode()
-    return hmac.new(_signing_key.get(), message, hashlib.sha256).digest()[:_MAC_BYTES]
+    return hmac.digest(_signing_key.get(), message, hashlib.sha256)[:_MAC_BYTES]
 
 
 def _b64(raw: bytes) -> str:
