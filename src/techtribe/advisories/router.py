@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from techtribe.advisories import seats, service
 from techtribe.advisories.schemas import BookedSlot, SlotCreate, SlotRead
-from techtribe.auth.dependencies import CurrentUser, Instructor
+from techtribe.auth.dependencies import Instructor, Viewer
 from techtribe.db import ReadSessions, SessionDep
 from techtribe.inputs import Timestamp
 from techtribe.pagination import CursorQuery, LimitQuery, Page
@@ -88,8 +88,9 @@ members_router = APIRouter(tags=["users"])
 
 @members_router.get("/users/me/bookings", response_model=Page[BookedSlot])
 async def my_bookings(
-    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+    user: Viewer, reads: ReadSessions, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Any:
     """The advisory slots the caller booked, most recently booked first."""
-    items, next_cursor = await seats.bookings(session, user.id, limit=limit, cursor=cursor)
+    async with reads() as session:
+        items, next_cursor = await seats.bookings(session, user.id, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}

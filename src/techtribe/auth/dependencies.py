@@ -1,13 +1,14 @@
 """Dependencies that authenticate the caller and check what they may do.
 
 Which session a route uses (the one rule): a route runs on `SessionDep`, the request's one
-transaction, committed before the response is sent. A GET route that writes nothing and
-needs no login reads through `ReadSessions` instead, `async with reads() as session:` around
-its reads (autocommit: a SELECT is one round trip, no BEGIN or COMMIT), and so does every
-dependency it takes (`OptionalAuth`, a loader such as `ReadablePoemDep`), each closing its
-session before the next opens, so a request never holds two at once. A route that needs a login
-(`CurrentUser`, `FreshUser`, `Admin`, `Instructor`) stays on `SessionDep`: the caller was
-loaded there, and the route may change it.
+transaction, committed before the response is sent. A GET route that writes nothing reads
+through `ReadSessions` instead, `async with reads() as session:` around its reads
+(autocommit: a SELECT is one round trip, no BEGIN or COMMIT), and so does every dependency
+it takes, each closing its session before the next opens, so a request never holds two at
+once: `OptionalAuth`, a loader such as `ReadablePoemDep`, and `Viewer`, the caller of a GET
+route that needs a login (checked on a read session of its own: never change it). A route
+that writes, or checks a role (`CurrentUser`, `FreshUser`, `Admin`, `Instructor`), stays on
+`SessionDep`: the caller was loaded there, and the route may change it.
 """
 
 from __future__ import annotations
@@ -39,13 +40,25 @@ bearer = OAuth2PasswordBearer(
 BearerToken = Annotated[str | None, Depends(bearer)]
 
 
+def _sent(token: str | None) -> str:
+    if not token:
+        raise Unauthorized("Sign in and send the access token as `Authorization: Bearer <token>`.")
+    return token
+
+
 async def current_auth(
     token: BearerToken, session: SessionDep, settings: SettingsDep
 ) -> AuthContext:
     """The caller's login, checked on the request's session: `401` without a valid token."""
-    if not token:
-        raise Unauthorized("Sign in and send the access token as `Authorization: Bearer <token>`.")
-    return await authenticate(session, settings, token)
+    return await authenticate(session, settings, _sent(token))
+
+
+async def current_viewer(token: BearerToken, reads: ReadSessions, settings: SettingsDep) -> User:
+    """The caller of a GET route, checked on a read session of its own (no transaction):
+    `401` without a valid token. Detached from any session: read it, never change it."""
+    token = _sent(token)
+    async with reads() as session:
+        return (await authenticate(session, settings, token)).user
 
 
 async def optional_auth(
@@ -96,6 +109,7 @@ def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+Viewer = Annotated[User, Depends(current_viewer)]
 FreshUser = Annotated[User, Depends(current_user_fresh)]
 OptionalAuth = Annotated[AuthContext | None, Depends(optional_auth)]
 Admin = Annotated[User, Depends(require_role(Role.admin))]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
-from techtribe.auth.dependencies import CurrentUser, Instructor, OptionalAuth
+from techtribe.auth.dependencies import CurrentUser, Instructor, OptionalAuth, Viewer
 from techtribe.courses import catalog, enrollments, service
 from techtribe.courses.models import Level
 from techtribe.courses.schemas import (
@@ -122,10 +122,11 @@ async def add_lesson(
     responses={403: {"description": "Not enrolled in this course (`not_enrolled`)."}},
 )
 async def read_lesson(
-    course_id: uuid.UUID, lesson_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    course_id: uuid.UUID, lesson_id: uuid.UUID, user: Viewer, reads: ReadSessions
 ) -> Any:
     """Lesson content: enrolled students, the course's instructor and admins."""
-    return await service.read_lesson(session, course_id, lesson_id, user)
+    async with reads() as session:
+        return await service.read_lesson(session, course_id, lesson_id, user)
 
 
 @router.post(
@@ -165,10 +166,13 @@ async def list_tags(reads: ReadSessions, limit: LimitQuery = 20, cursor: CursorQ
 
 @router.get("/users/me/enrollments", response_model=Page[OwnedCourse], tags=["users"])
 async def my_enrollments(
-    user: CurrentUser, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+    user: Viewer, reads: ReadSessions, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Any:
     """The courses the caller owns, most recently bought first."""
-    items, next_cursor = await enrollments.enrollments(session, user.id, limit=limit, cursor=cursor)
+    async with reads() as session:
+        items, next_cursor = await enrollments.enrollments(
+            session, user.id, limit=limit, cursor=cursor
+        )
     return {"items": items, "next_cursor": next_cursor}
 
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
 from techtribe import metrics
-from techtribe.auth.dependencies import Admin, CurrentUser
+from techtribe.auth.dependencies import Admin, CurrentUser, Viewer
 from techtribe.config import SettingsDep
-from techtribe.db import SessionDep
+from techtribe.db import ReadSessions, SessionDep
 from techtribe.errors import DomainError
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 from techtribe.purchases import checkout, refunds, service
@@ -82,8 +82,8 @@ async def create_purchase(
 
 @router.get("/purchases", response_model=Page[PurchaseRead])
 async def list_purchases(
-    user: CurrentUser,
-    session: SessionDep,
+    user: Viewer,
+    reads: ReadSessions,
     user_id: Annotated[
         uuid.UUID | None, Query(description="Admins only: one member's purchases.")
     ] = None,
@@ -91,17 +91,20 @@ async def list_purchases(
     cursor: CursorQuery = None,
 ) -> Any:
     """The caller's purchases, newest first (admins: everyone's, or one member's)."""
-    items, next_cursor = await service.list_purchases(
-        session, user, user_id=user_id, limit=limit, cursor=cursor
-    )
-    return {"items": await service.views_for(session, user, items), "next_cursor": next_cursor}
+    async with reads() as session:
+        items, next_cursor = await service.list_purchases(
+            session, user, user_id=user_id, limit=limit, cursor=cursor
+        )
+        views = await service.views_for(session, user, items)
+    return {"items": views, "next_cursor": next_cursor}
 
 
 @router.get("/purchases/{purchase_id}", response_model=PurchaseRead)
-async def read_purchase(purchase_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Any:
+async def read_purchase(purchase_id: uuid.UUID, user: Viewer, reads: ReadSessions) -> Any:
     """The owner's or an admin's; anyone else gets `404`."""
-    purchase = await service.visible_purchase(session, purchase_id, user)
-    return (await service.views_for(session, user, [purchase]))[0]
+    async with reads() as session:
+        purchase = await service.visible_purchase(session, purchase_id, user)
+        return (await service.views_for(session, user, [purchase]))[0]
 
 
 @router.post("/purchases/{purchase_id}/refund", response_model=PurchaseRead)

@@ -12,6 +12,7 @@ from techtribe.auth.dependencies import (
     CurrentUser,
     FreshAdmin,
     FreshUser,
+    Viewer,
 )
 from techtribe.auth.models import Role
 from techtribe.auth.schemas import UserRead
@@ -29,7 +30,7 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/users/me", response_model=UserRead)
-async def read_me(user: CurrentUser) -> Any:
+async def read_me(user: Viewer) -> Any:
     return user
 
 
