@@ -12,8 +12,7 @@ import contextlib
 import email
 import email.policy
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,7 +27,7 @@ from techtribe.config import Settings
 from techtribe.notifications.jobs import build_worker
 from techtribe.notifications.models import OutboxMessage
 from tests.conftest import make_settings, running_app
-from tests.faults import process_env
+from tests.faults import process_env, wait_for
 
 
 @dataclass
@@ -157,16 +156,6 @@ async def worker_in_loop(settings: Settings) -> AsyncIterator[None]:
         await worker.queue.disconnect()
 
 
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, seconds: float = 60.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 async def row(db: AsyncSession, message_id: Any) -> OutboxMessage:
     db.expire_all()
     message = await db.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id))
@@ -183,7 +172,7 @@ async def settled(db: AsyncSession, message_id: Any) -> OutboxMessage:
         result[:] = [message]
         return message.status != "pending"
 
-    await wait_until(done, what=f"outbox message {message_id} to settle")
+    await wait_for(done, what=f"outbox message {message_id} to settle")
     return result[0]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from techtribe.notifications.outbox import enqueue
 from techtribe.notifications.sealing import SEALED
 from tests.conftest import client_for
+from tests.faults import wait_for
 from tests.helpers import (
     API,
     assert_problem,
@@ -38,7 +39,6 @@ from tests.mailing import (
     smtp_server,
     start_worker,
     stop,
-    wait_until,
 )
 
 
@@ -250,7 +250,7 @@ async def test_a_worker_killed_mid_send_is_replaced_and_the_email_goes_out_once(
             async def held() -> bool:
                 return rule.held.is_set()
 
-            await wait_until(held, seconds=60, what="the first worker to reach the server")
+            await wait_for(held, seconds=60, what="the first worker to reach the server")
             first.kill()  # SIGKILL: no clean-up, its claim on the row stays
             await first.wait()
         finally:
