@@ -57,8 +57,9 @@ async def _postgres_answers() -> bool:
     return True
 
 
-async def _redis_answers() -> bool:
-    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=2)
+async def redis_answers(url: str = REDIS_URL, seconds: float = 2.0) -> bool:
+    """Whether a Redis answers PING at `url` within `seconds`."""
+    client = aioredis.from_url(url, socket_connect_timeout=seconds, socket_timeout=seconds)
     try:
         return bool(await client.ping())
     except (OSError, aioredis.RedisError):
@@ -87,7 +88,7 @@ def _choose_backends() -> tuple[str, str | None, str]:
     if explicit := os.environ.get("TEST_DATABASE_URL"):
         return explicit, os.environ.get("TEST_REDIS_URL"), "database from TEST_DATABASE_URL"
     pg_up = asyncio.run(_postgres_answers())
-    redis_up = asyncio.run(_redis_answers())
+    redis_up = asyncio.run(redis_answers())
     if lane == "postgres" or _in_ci():
         missing = [name for name, up in (("PostgreSQL", pg_up), ("Redis", redis_up)) if not up]
         if missing:

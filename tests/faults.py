@@ -17,11 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from techtribe.config import Settings
-from tests.conftest import ON_POSTGRES, _in_ci, running_app
+from tests.conftest import ON_POSTGRES, _in_ci, redis_answers, running_app
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -70,13 +69,7 @@ class PrivateRedis:
         await wait_for(self.answers, seconds=10, what="the private Redis to start")
 
     async def answers(self) -> bool:
-        client = aioredis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=0.5)
-        try:
-            return bool(await client.ping())
-        except (OSError, aioredis.RedisError):
-            return False
-        finally:
-            await client.aclose()
+        return await redis_answers(self.url, seconds=0.5)
 
     async def stop(self) -> None:
         """Kill it (SIGKILL: an outage, not a maintenance window); its data is gone."""
