@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 
 import asyncpg
 
+from bench.suite.data import sqlalchemy_url
 from techtribe.config import Settings
 from techtribe.courses.catalog import COURSE_SORTS
 from techtribe.pagination import InvalidCursor, derive_key, signing_key
@@ -395,9 +396,7 @@ async def _lifespan(state: dict[str, Any], receive: Any, send: Any) -> None:
             # of a charge costs the floor what it costs the service.
             state["gateway"] = sandbox_gateway(
                 Settings(
-                    database_url=os.environ["FLOOR_DSN"].replace(
-                        "postgresql://", "postgresql+asyncpg://", 1
-                    ),
+                    database_url=sqlalchemy_url(os.environ["FLOOR_DSN"]),
                     jwt_secret=os.environ["FLOOR_JWT_SECRET"],
                 )
             )

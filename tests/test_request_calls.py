@@ -1,7 +1,8 @@
 """The hot read paths keep their Python cost: a regression guard that can't flake, because
 it counts Python calls per request (cProfile), which don't move with the machine's load.
 
-The app is called as ASGI directly (no client in the count), after five untimed requests;
+The app is called as ASGI directly (`bench.suite.calls.call`, as the bench's own calls
+table does: no client in the count), after five untimed requests;
 each bound is the count measured when it was set plus about 10% (docs/performance.md).
 A change that adds a dependency level, a middleware or a per-row step to these paths
 shows up here before it shows up in `python -m bench`.
@@ -14,14 +15,13 @@ import functools
 import logging
 import pstats
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.types import Message
 
+from bench.suite import calls
 from tests.catalog import add_lesson, create_course
 from tests.conftest import ON_POSTGRES
 from tests.helpers import API, member
@@ -34,30 +34,6 @@ pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="bounds measured on Post
 # run; the bounds are about 10% above.
 BOUNDS = {"list": 2_550, "course page": 2_000, "/users/me": 2_450}
 REQUESTS = 20
-
-
-async def call(app: FastAPI, path: str, headers: dict[str, str]) -> int:
-    """One GET through the ASGI app; its status."""
-    target, _, query = path.partition("?")
-    scope: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": target, "raw_path": target.encode(), "root_path": "",
-        "query_string": query.encode(), "server": ("testserver", 80),
-        "client": ("10.9.9.9", 40000),
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-    }  # fmt: skip
-    status = 0
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
 
 
 async def calls_per_request(run: Callable[[], Awaitable[int]]) -> float:
@@ -91,7 +67,8 @@ async def test_the_hot_read_paths_stay_within_their_python_calls(
 
     counted = {}
     for name, (path, headers) in paths.items():
-        counted[name] = await calls_per_request(functools.partial(call, app, path, headers))
+        request = ("GET", path, headers, b"")
+        counted[name] = await calls_per_request(functools.partial(calls.call, app, request))
 
     over = {name: round(n) for name, n in counted.items() if n > BOUNDS[name]}
     assert not over, f"Python calls per request over the bound {BOUNDS}: {over}"
