@@ -70,6 +70,9 @@ RFC 9457 problem details with a stable `code`; the token endpoint answers RFC 67
 """
 
 
+# The embedded e-mail sender's task (no Redis): every statement it sends runs in it.
+DELIVERER_TASK = "outbox-deliverer"
+
 # The sections of /docs, in this order (whatever order the routers are matched in).
 OPENAPI_TAGS = [
     {"name": "auth", "description": "Sign-up, tokens (OAuth2 password flow), e-mail links, OIDC."},
@@ -110,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outbox = app.state.outbox
         deliverer_task = None
         if isinstance(outbox, OutboxDeliverer):
-            deliverer_task = asyncio.create_task(outbox.run(), name="outbox-deliverer")
+            deliverer_task = asyncio.create_task(outbox.run(), name=DELIVERER_TASK)
         # The HTTP client for OIDC providers; one set before start-up (tests: a fake
         # provider's ASGI transport) is used as given and closed by whoever made it.
         own_oidc_http = app.state.oidc_http is None
