@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.catalog import course_body
 from tests.conftest import make_settings
+from tests.faults import wait_for
 from tests.helpers import API, PASSWORD, bearer, set_role, unique_email
 from tests.purchasing import order
 from tests.served import environment, free_port, process
@@ -130,13 +132,28 @@ async def test_throttling_counts_the_forwarded_client_not_the_proxy(
     assert within == [400] * ADDRESS_LIMIT
     assert past == 429
     assert other == 400
-    # uvicorn's access line is off; ours names the forwarded client, with its fields.
-    lines = [json.loads(line) for line in served.log.read_text().splitlines() if line[:1] == "{"]
-    access = [line for line in lines if line.get("name") == "techtribe.access"]
-    token_lines = [line for line in access if line["path"] == f"{API}/auth/token"]
-    assert {line["client"] for line in token_lines} >= {first, second}
-    assert {line["status"] for line in token_lines} >= {400, 429}
-    for line in token_lines:
+
+    # uvicorn's access line is off; ours names the forwarded client, with its fields. A line
+    # is written once its response is sent, so wait for the last request's line.
+    def logged() -> list[dict[str, Any]]:
+        text = served.log.read_text()
+        complete = text[: text.rfind("\n") + 1]
+        return [json.loads(line) for line in complete.splitlines() if line[:1] == "{"]
+
+    def token_lines() -> list[dict[str, Any]]:
+        return [
+            line
+            for line in logged()
+            if line.get("name") == "techtribe.access" and line["path"] == f"{API}/auth/token"
+        ]
+
+    async def both_clients_logged() -> bool:
+        return {line["client"] for line in token_lines()} >= {first, second}
+
+    await wait_for(both_clients_logged, seconds=10, what="the second client's access line")
+    token_lines_now, lines = token_lines(), logged()
+    assert {line["status"] for line in token_lines_now} >= {400, 429}
+    for line in token_lines_now:
         assert line["method"] == "POST"
         assert isinstance(line["duration_ms"], float)
         assert len(line["request_id"]) == 32 or len(line["request_id"]) == 36
