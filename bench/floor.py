@@ -75,7 +75,9 @@ SEARCH = " AND (courses.search_vector @@ websearch_to_tsquery('english'::regconf
 TAGGED = " AND (courses.tag_names @> CAST(ARRAY[${}::VARCHAR] AS TEXT[]))"
 LEVEL = " AND courses.level = ${}::VARCHAR"
 AFTER = " AND (courses.created_at, courses.id) < (${}::TIMESTAMP WITH TIME ZONE, ${}::UUID)"
-NEWEST = " ORDER BY courses.created_at DESC, courses.id DESC \n LIMIT ${}::INTEGER"
+NEWEST_ORDER = " ORDER BY courses.created_at DESC, courses.id DESC"
+NEWEST = NEWEST_ORDER + " \n LIMIT ${}::INTEGER"
+PAGE_IDS = "SELECT courses.id AS id \nFROM courses \n"
 BY_ID = COURSE_COLUMNS + OUTLINE + FROM + "WHERE courses.id = $1::UUID"
 LEVELS = frozenset({"beginner", "intermediate", "advanced"})
 
@@ -85,8 +87,10 @@ class BadRequest(Exception):
 
 
 def list_statement(params: dict[str, str]) -> tuple[str, list[Any], int]:
-    """The listing query for these query parameters: (SQL, arguments, limit)."""
-    sql, args = COURSE_COLUMNS + FROM + LISTED, []
+    """The listing query for these query parameters: (SQL, arguments, limit). With words or
+    a tag, the page's ids come first (from the index alone), then their cards."""
+    searched = bool(params.get("q") or params.get("tag"))
+    sql, args = (PAGE_IDS if searched else COURSE_COLUMNS + FROM) + LISTED, []
     if q := params.get("q"):
         args.append(q)
         sql += SEARCH.format(len(args))
@@ -110,6 +114,9 @@ def list_statement(params: dict[str, str]) -> tuple[str, list[Any], int]:
         raise BadRequest("limit")
     args.append(limit + 1)
     sql += NEWEST.format(len(args))
+    if searched:
+        sql = f"{COURSE_COLUMNS}{FROM.rstrip()} JOIN ({sql}) AS page ON page.id = courses.id"
+        sql += NEWEST_ORDER
     return sql, args, limit
 
 

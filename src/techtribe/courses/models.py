@@ -33,6 +33,8 @@ class Level(enum.StrEnum):
 
 # Listed courses: the partial indexes below cover exactly these rows.
 LISTED = text("published AND NOT archived")
+# What a search checks per course: its words and its tags.
+SEARCHED = ("search_vector", "tag_names")
 
 course_tags = Table(
     "course_tags",
@@ -57,7 +59,17 @@ class Course(UUIDPk, Timestamps, Base):
         CheckConstraint("level IN ('beginner', 'intermediate', 'advanced')", name="level"),
         CheckConstraint("reviews_count >= 0 AND rating_sum >= 0", name="rating"),
         # One index per listing order, over listed courses only (keyset pages walk them).
-        Index("ix_courses_listed_created_at_id", "created_at", "id", postgresql_where=LISTED),
+        # The `newest` ones also carry the search document and the tags (PostgreSQL's
+        # INCLUDE), so a search page finds its ids in the index alone: the words and the
+        # tag are checked on index entries read in order, not on rows fetched one by one
+        # (see `catalog._page_statement`).
+        Index(
+            "ix_courses_listed_created_at_id",
+            "created_at",
+            "id",
+            postgresql_where=LISTED,
+            postgresql_include=SEARCHED,
+        ),
         Index("ix_courses_listed_price_id", "price_cents", "id", postgresql_where=LISTED),
         Index("ix_courses_listed_rating_id", "rating_avg", "id", postgresql_where=LISTED),
         # `level` filter + `newest` order + cursor: one index range, not a filter on a walk.
@@ -67,6 +79,7 @@ class Course(UUIDPk, Timestamps, Base):
             "created_at",
             "id",
             postgresql_where=LISTED,
+            postgresql_include=SEARCHED,
         ),
         Index("ix_courses_instructor_id_created_at", "instructor_id", "created_at"),
         Index("ix_courses_level", "level"),
