@@ -15,7 +15,6 @@ uvloop and httptools.
 from __future__ import annotations
 
 import hmac
-import json
 import os
 import uuid
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import asyncpg
+import orjson
 
 from bench.suite.data import sqlalchemy_url
 from techtribe.config import Settings
@@ -32,26 +32,13 @@ from techtribe.purchases.payments import sandbox_gateway
 from techtribe.purchases.schemas import PurchaseCreate
 from techtribe.security import TokenError, decode_jwt
 
-try:
-    import orjson
 
-    def _dumps(value: Any) -> bytes:
-        # asyncpg's UUID is a subclass orjson does not take as a uuid.UUID: str() it.
-        return orjson.dumps(value, default=str, option=orjson.OPT_UTC_Z)
+def _dumps(value: Any) -> bytes:
+    # asyncpg's UUID is a subclass orjson does not take as a uuid.UUID: str() it.
+    return orjson.dumps(value, default=str, option=orjson.OPT_UTC_Z)
 
-    _loads = orjson.loads
-    JSON_LIBRARY = "orjson"
-except ImportError:  # orjson is not a project dependency: fall back, and say so
-    JSON_LIBRARY = "json (orjson not installed)"
-    _loads = json.loads
 
-    def _default(value: Any) -> str:
-        if isinstance(value, datetime):
-            return value.isoformat().replace("+00:00", "Z")
-        return str(value)
-
-    def _dumps(value: Any) -> bytes:
-        return json.dumps(value, default=_default, separators=(",", ":")).encode()
+_loads = orjson.loads
 
 
 # --- the SQL, as SQLAlchemy sends it (asyncpg prepares each text once per connection) ------
@@ -90,7 +77,8 @@ def list_statement(params: dict[str, str]) -> tuple[str, list[Any], int]:
     """The listing query for these query parameters: (SQL, arguments, limit). With words or
     a tag, the page's ids come first (from the index alone), then their cards."""
     searched = bool(params.get("q") or params.get("tag"))
-    sql, args = (PAGE_IDS if searched else COURSE_COLUMNS + FROM) + LISTED, []
+    sql = (PAGE_IDS if searched else COURSE_COLUMNS + FROM) + LISTED
+    args: list[Any] = []
     if q := params.get("q"):
         args.append(q)
         sql += SEARCH.format(len(args))

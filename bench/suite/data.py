@@ -179,7 +179,8 @@ async def fill(
         )
         rows = list(_course_rows(sizes.courses, instructors, rng))
         await connection.copy_records_to_table("courses", columns=COURSE_COLUMNS, records=rows)
-        links, lessons = [], []
+        links: list[tuple[uuid.UUID, uuid.UUID]] = []
+        lessons: list[tuple[Any, ...]] = []
         for row in rows:
             chosen: set[uuid.UUID] = set()
             for _ in range(rng.randint(1, 3)):

@@ -20,11 +20,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import asyncpg
@@ -164,7 +165,7 @@ def sample_paths(data: db.Data) -> list[str]:
     ]
 
 
-async def _answers(base_url: str, paths: list[str]) -> list[object]:
+async def _answers(base_url: str, paths: list[str]) -> list[tuple[int, Any]]:
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
         return [(r.status_code, r.json()) for r in [await client.get(p) for p in paths]]
 
@@ -222,7 +223,8 @@ async def read_lines(run: Run, floor: servers.Server | None, service: servers.Se
     ids = _write(run.workdir, "courses.txt", data.listed[: run.args.detail_ids])
     first, deep = sample_paths(data)[:2]
     targets = [service] if floor is None else [floor, service]
-    groups = [
+    # (key, wrk script, path, script arguments), measured together in one group
+    groups: list[list[tuple[str, str, str, list[str]]]] = [
         [("list", "static", first, []), ("deep", "static", deep, [])],
         [("search", "static", SEARCH, [])],
         [("detail", "ids", "/", [ids, f"{API}/courses/"])],
@@ -256,7 +258,7 @@ async def purchases(run: Run, floor: servers.Server | None, service: servers.Ser
         warm_slots = data.slots[(group + 2) * HOT_SLOTS : (group + 3) * HOT_SLOTS]
 
         async def wrk(
-            slots: list[object], first: int, seconds: float, url: str = server.base_url
+            slots: Sequence[object], first: int, seconds: float, url: str = server.base_url
         ) -> WrkResult:
             return await run_wrk(
                 url, run.workdir, "purchase",
@@ -501,15 +503,16 @@ def print_table(run: Run, rows: list[Row]) -> None:
         else:
             measured = f"{res.rate:8.1f} {res.p50_ms:7.2f} {res.p99_ms:7.2f} {row.errors:>6}"
         if res is not None and flo is not None:
-            floor = (
+            against = (
                 f"{flo.rate:8.0f} {flo.p99_ms:7.2f} {res.rate / flo.rate:4.2f}x "
                 f"{res.p99_ms / flo.p99_ms:4.2f}x"
             )
         else:
-            floor = f"{'-':>8} {'-':>7} {'-':>5} {'-':>5}"
+            against = f"{'-':>8} {'-':>7} {'-':>5} {'-':>5}"
         verdict = "-" if row.passed is None else ("PASS" if row.passed else "FAIL")
         print(
-            f"{row.name:<34} {row.connections:>4} {measured} | {floor} | {row.budget:<36} {verdict}"
+            f"{row.name:<34} {row.connections:>4} {measured} | {against} | {row.budget:<36} "
+            f"{verdict}"
         )
     print()
     for row in rows:
@@ -555,7 +558,7 @@ async def calls_table(run: Run, settings: Settings) -> None:
         {"grant_type": "password", "username": data.emails[0], "password": db.PASSWORD}
     )
     lines: dict[str, Callable[[int], calls.Request]] = {
-        **{key: (lambda n, path=path: ("GET", path, {}, b"")) for key, path in get.items()},
+        **{key: _get(path) for key, path in get.items()},
         "detail": lambda n: ("GET", f"{API}/courses/{data.listed[n % 500]}", {}, b""),
         "me": lambda n: ("GET", f"{API}/users/me", headers, b""),
         "login": lambda n: (
@@ -646,10 +649,7 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
             )
             started.append(floor)
             await floor.wait_ready("/healthz")
-            from bench import floor as floor_app
-
-            print(f"floor ready on {floor.base_url} ({floor_app.JSON_LIBRARY})", flush=True)
-            run.notes.append(f"floor JSON: {floor_app.JSON_LIBRARY}")
+            print(f"floor ready on {floor.base_url}", flush=True)
         await service.wait_ready("/readyz")
         print(f"service ready on {service.base_url} (workers {service.worker_pids()})", flush=True)
         if floor is not None:
@@ -703,10 +703,16 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
     return 0
 
 
+def _get(path: str) -> Callable[[int], calls.Request]:
+    """The same GET every time."""
+    return lambda n: ("GET", path, {}, b"")
+
+
 async def _check_redis(url: str) -> None:
     client = aioredis.from_url(url)
     try:
-        await client.ping()
+        # redis-py types its commands for both clients (a bool or an awaitable).
+        await cast("Awaitable[bool]", client.ping())
     except OSError as exc:
         raise SystemExit(
             f"Redis does not answer at {url} ({exc}): start it, or leave out --redis-url"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from asyncpg.exceptions import (  # type: ignore[import-untyped]
+from asyncpg.exceptions import (
     CannotConnectNowError,
     PostgresConnectionError,
     TooManyConnectionsError,

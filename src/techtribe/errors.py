@@ -8,7 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from asgi_correlation_id import correlation_id
-from asyncpg.exceptions import (  # type: ignore[import-untyped]
+from asyncpg.exceptions import (
     CannotConnectNowError,
     PostgresConnectionError,
     TooManyConnectionsError,
