@@ -11,7 +11,9 @@ Lanes (`TEST_LANE`):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -68,15 +70,26 @@ async def redis_answers(url: str = REDIS_URL, seconds: float = 2.0) -> bool:
         await client.aclose()
 
 
-async def _fresh_postgres_database() -> str:
+def pg_database_url(name: str) -> str:
+    """The SQLAlchemy URL of database `name` on the test PostgreSQL server."""
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+async def drop_database(name: str, *, create_again: bool = False) -> None:
+    """Drop database `name` on the test PostgreSQL server (if there), and create it empty."""
     connection = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{PG_TEST_DB}"')
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create_again:
+            await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{PG_TEST_DB}"
+
+
+async def _fresh_postgres_database() -> str:
+    await drop_database(PG_TEST_DB, create_again=True)
+    return pg_database_url(PG_TEST_DB)
 
 
 def _choose_backends() -> tuple[str, str | None, str]:
@@ -122,7 +135,7 @@ RUN_KEY_PREFIX = f"techtribe-test-{os.getpid()}"
 
 def pytest_sessionfinish() -> None:
     if ON_POSTGRES and not os.environ.get("TEST_DATABASE_URL"):
-        asyncio.run(_drop_postgres_database())
+        asyncio.run(drop_database(PG_TEST_DB))
     if TEST_REDIS:
         asyncio.run(_drop_redis_keys())
 
@@ -134,14 +147,6 @@ async def _drop_redis_keys() -> None:
             await client.delete(key)
     finally:
         await client.aclose()
-
-
-async def _drop_postgres_database() -> None:
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 def make_settings(**overrides: object) -> Settings:
@@ -171,6 +176,33 @@ def record_console_mail(monkeypatch: pytest.MonkeyPatch) -> None:
         await original(self, email)
 
     monkeypatch.setattr(ConsoleTransport, "send", send)
+
+
+@contextlib.asynccontextmanager
+async def private_database(prefix: str, *, migrate: bool = True) -> AsyncIterator[str]:
+    """A database of the caller's own on the lane under test (its URL), migrated unless told
+    otherwise, dropped afterwards: for tests that look at every row of a table, or whose
+    processes sweep the outbox, where other tests' rows would get in the way."""
+    if ON_POSTGRES:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        await drop_database(name, create_again=True)
+        url = pg_database_url(name)
+    else:
+        directory = tempfile.mkdtemp(prefix=f"{prefix}-")
+        url = f"sqlite+aiosqlite:///{Path(directory) / 'private.db'}"
+    try:
+        if migrate:
+            engine = create_async_engine(url, poolclass=NullPool)
+            try:
+                await upgrade_engine(engine)
+            finally:
+                await engine.dispose()
+        yield url
+    finally:
+        if ON_POSTGRES:
+            await drop_database(name)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from techtribe.courses.catalog import COURSE_SORTS, DETAIL, CourseFilters, page_query
-from techtribe.migrations import upgrade_engine
 from techtribe.pagination import derive_key, signing_key
-from tests.conftest import ON_POSTGRES, PG_ADMIN_DSN
+from tests.conftest import ON_POSTGRES, private_database
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's plans")
 
@@ -121,19 +117,11 @@ def seed_sql() -> str:
 @pytest.fixture(scope="module")
 async def catalog_db() -> AsyncIterator[asyncpg.Connection]:
     """A private database with the catalog seeded and analysed, dropped afterwards."""
-    name = f"techtribe_plans_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    try:
-        engine = create_async_engine(
-            dsn.replace("postgresql://", "postgresql+asyncpg://", 1), poolclass=NullPool
-        )
-        await upgrade_engine(engine)
-        await engine.dispose()
+    async with private_database("techtribe_plans") as url:
         # The app's connection setting (db.create_engine): plans made with the values.
         connection = await asyncpg.connect(
-            dsn, server_settings={"plan_cache_mode": "force_custom_plan"}
+            url.replace("postgresql+asyncpg://", "postgresql://", 1),
+            server_settings={"plan_cache_mode": "force_custom_plan"},
         )
         try:
             for statement in seed_sql().split("\n\n"):
@@ -142,9 +130,6 @@ async def catalog_db() -> AsyncIterator[asyncpg.Connection]:
             yield connection
         finally:
             await connection.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def explain(connection: asyncpg.Connection, stmt: Any, values: dict[str, Any]) -> Any:

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import schemathesis
@@ -37,7 +36,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from techtribe.seed import ADMIN_PASSWORD, INSTRUCTOR_PASSWORD, STUDENT_PASSWORD
-from tests.conftest import ON_POSTGRES, PG_ADMIN_DSN
+from tests.conftest import ON_POSTGRES, drop_database, pg_database_url
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="fuzzing runs on the PostgreSQL lane")
 
@@ -60,16 +59,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _database(action: str, name: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if action == "create":
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
 @dataclass
 class Server:
     base_url: str
@@ -81,12 +70,11 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`techtribe serve --demo` on a fresh database and a free loopback port."""
     name = f"techtribe_fuzz_{os.getpid()}"
-    asyncio.run(_database("create", name))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    asyncio.run(drop_database(name, create_again=True))
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"{base}/{name}",
+        "DATABASE_URL": pg_database_url(name),
         "REDIS_URL": "",
         "ENVIRONMENT": "development",
         "JWT_SECRET": "fuzz-secret-" + uuid.uuid4().hex,
@@ -120,7 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        asyncio.run(_database("drop", name))
+        asyncio.run(drop_database(name))
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen[str], log: Path) -> None:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -23,25 +20,14 @@ from sqlalchemy.pool import NullPool
 
 from techtribe.migrations import alembic_config, include_object
 from techtribe.models import Base
-from tests.conftest import ON_POSTGRES, PG_ADMIN_DSN
+from tests.conftest import private_database
 
 
 @pytest.fixture(scope="module")
 async def scratch_url() -> AsyncIterator[str]:
     """An empty database of the lane under test, dropped afterwards."""
-    if not ON_POSTGRES:
-        with tempfile.TemporaryDirectory(prefix="techtribe-mig-") as directory:
-            yield f"sqlite+aiosqlite:///{Path(directory) / 'scratch.db'}"
-        return
-    name = f"techtribe_mig_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with private_database("techtribe_mig", migrate=False) as url:
+        yield url
 
 
 async def alembic(action: str, url: str, revision: str) -> None:

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -21,13 +20,18 @@ from sqlalchemy.pool import NullPool
 from starlette.types import Receive, Scope, Send
 
 from techtribe.config import Settings
-from techtribe.migrations import upgrade_engine
 from techtribe.purchases.cards import CardIn
 from techtribe.purchases.models import Purchase, PurchaseAttempt
 from techtribe.purchases.payments import make_gateway
 from techtribe.purchases.reconcile import reconcile
 from tests.catalog import create_course
-from tests.conftest import ON_POSTGRES, PG_ADMIN_DSN, client_for, make_settings, running_app
+from tests.conftest import (
+    ON_POSTGRES,
+    client_for,
+    make_settings,
+    private_database,
+    running_app,
+)
 from tests.fake_stripe import SECRET_KEY, FakeStripeServer
 from tests.helpers import API, Member, member
 from tests.purchasing import buy, card, sandbox
@@ -36,22 +40,8 @@ from tests.purchasing import buy, card, sandbox
 @pytest.fixture
 async def scratch_url() -> AsyncIterator[str]:
     """A database of its own, migrated: reconcile looks at every purchase in it."""
-    if ON_POSTGRES:
-        name = f"techtribe_rec_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        url = f"{base}/{name}"
-    else:
-        directory = tempfile.mkdtemp(prefix="techtribe-rec-")
-        url = f"sqlite+aiosqlite:///{Path(directory) / 'reconcile.db'}"
-    engine = create_async_engine(url, poolclass=NullPool)
-    await upgrade_engine(engine)
-    await engine.dispose()
-    yield url
-    if ON_POSTGRES:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with private_database("techtribe_rec") as url:
+        yield url
 
 
 @pytest.fixture
