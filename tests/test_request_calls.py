@@ -1,8 +1,8 @@
 """The hot read paths keep their Python cost: a regression guard that can't flake, because
 it counts Python calls per request (cProfile), which don't move with the machine's load.
 
-The app is called as ASGI directly (`bench.suite.calls.call`, as the bench's own calls
-table does: no client in the count), after five untimed requests;
+The app is called as ASGI directly and counted as the bench's own calls table counts
+(`bench.suite.calls.calls_per_request`: no client in the count, after five untimed requests);
 each bound is the count measured when it was set plus about 10% (docs/performance.md).
 A change that adds a dependency level, a middleware or a per-row step to these paths
 shows up here before it shows up in `python -m bench`.
@@ -10,11 +10,7 @@ shows up here before it shows up in `python -m bench`.
 
 from __future__ import annotations
 
-import cProfile
-import functools
 import logging
-import pstats
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -36,19 +32,6 @@ BOUNDS = {"list": 2_550, "course page": 2_000, "/users/me": 2_450}
 REQUESTS = 20
 
 
-async def calls_per_request(run: Callable[[], Awaitable[int]]) -> float:
-    for _ in range(5):
-        assert await run() == 200
-    profiler = cProfile.Profile()
-    for _ in range(REQUESTS):
-        profiler.enable()
-        status = await run()
-        profiler.disable()
-        assert status == 200
-    total: int = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
-    return total / REQUESTS
-
-
 async def test_the_hot_read_paths_stay_within_their_python_calls(
     app: FastAPI, client: httpx.AsyncClient, db: AsyncSession, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -68,7 +51,11 @@ async def test_the_hot_read_paths_stay_within_their_python_calls(
     counted = {}
     for name, (path, headers) in paths.items():
         request = ("GET", path, headers, b"")
-        counted[name] = await calls_per_request(functools.partial(calls.call, app, request))
+        assert await calls.call(app, request) == 200, name
+        counted[name], statuses = await calls.calls_per_request(
+            app, calls.repeated(request), REQUESTS
+        )
+        assert statuses == {200: REQUESTS}, (name, statuses)
 
     over = {name: round(n) for name, n in counted.items() if n > BOUNDS[name]}
     assert not over, f"Python calls per request over the bound {BOUNDS}: {over}"

@@ -558,7 +558,7 @@ async def calls_table(run: Run, settings: Settings) -> None:
         {"grant_type": "password", "username": data.emails[0], "password": db.PASSWORD}
     )
     lines: dict[str, Callable[[int], calls.Request]] = {
-        **{key: _get(path) for key, path in get.items()},
+        **{key: calls.repeated(("GET", path, {}, b"")) for key, path in get.items()},
         "detail": lambda n: ("GET", f"{API}/courses/{data.listed[n % 500]}", {}, b""),
         "me": lambda n: ("GET", f"{API}/users/me", headers, b""),
         "login": lambda n: (
@@ -701,11 +701,6 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
         print(f"\nERROR: the floor answered errors on: {', '.join(broken)}")
         return 1
     return 0
-
-
-def _get(path: str) -> Callable[[int], calls.Request]:
-    """The same GET every time."""
-    return lambda n: ("GET", path, {}, b"")
 
 
 async def _check_redis(url: str) -> None:
