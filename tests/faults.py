@@ -102,8 +102,9 @@ async def private_redis() -> AsyncIterator[PrivateRedis]:
 
 
 @contextlib.asynccontextmanager
-async def silent_server() -> AsyncIterator[str]:
-    """A TCP server that accepts connections and never answers: a Redis that hangs."""
+async def silent_server(url: str = "redis://127.0.0.1:{port}/0") -> AsyncIterator[str]:
+    """A TCP server that accepts connections and never answers: a Redis (or, given a
+    database `url` with `{port}` in it, a database server) that hangs."""
     held: list[asyncio.StreamWriter] = []
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -112,7 +113,7 @@ async def silent_server() -> AsyncIterator[str]:
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url.format(port=port)
     finally:
         for writer in held:
             writer.close()
@@ -135,6 +136,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "REDIS_URL": settings.redis_url or "",
         "REDIS_KEY_PREFIX": settings.redis_key_prefix,
         "REDIS_TIMEOUT_SECONDS": str(settings.redis_timeout_seconds),
+        "READY_TIMEOUT_SECONDS": str(settings.ready_timeout_seconds),
         # Up to 6 connections per process (pool and overflow): the database server is shared
         # by every test process, and the work here is light.
         "DATABASE_POOL_SIZE": "3",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from techtribe.app import GC_YOUNG_THRESHOLD, create_served_app
 from techtribe.config import Settings
 from tests.conftest import TEST_REDIS, client_for, make_settings, running_app
+from tests.faults import silent_server
 from tests.helpers import API, assert_problem
 
 UNREACHABLE_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:1/none"
@@ -61,6 +63,19 @@ async def test_readyz_is_503_when_the_database_does_not_answer() -> None:
     body = assert_problem(response, 503, "not_ready")
     assert body["checks"]["database"].startswith("error")
     assert "Traceback" not in response.text
+
+
+async def test_readyz_is_503_within_its_timeout_when_the_database_hangs() -> None:
+    async with silent_server("postgresql+asyncpg://postgres@127.0.0.1:{port}/none") as url:
+        settings = make_settings(database_url=url, ready_timeout_seconds=0.3)
+        async with started(settings) as app, client_for(app) as client:
+            began = time.monotonic()
+            response = await client.get("/readyz")
+            waited = time.monotonic() - began
+
+    body = assert_problem(response, 503, "not_ready")
+    assert body["checks"]["database"] == "error: TimeoutError"
+    assert 0.3 <= waited < 1.8  # its own timeout, not the default 2 s
 
 
 async def test_readyz_is_503_when_configured_redis_does_not_answer(migrated: None) -> None:

@@ -285,6 +285,14 @@ class Settings(BaseSettings):
         "`X-Forwarded-For` and `X-Forwarded-Proto` are believed: the client address (login "
         "throttling) and the scheme come from there. Default: only a proxy on this machine.",
     )
+    ready_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="How long `/readyz` waits for each dependency (the database: a connection "
+        "and `SELECT 1`; Redis: a `PING`) before it answers 503. Keep it below the readiness "
+        "probe's timeout (3 s in deploy/kubernetes).",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="When set, `/metrics` (API and worker) answers only "

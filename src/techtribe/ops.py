@@ -13,8 +13,6 @@ from techtribe.errors import problem
 
 router = APIRouter(tags=["operations"])
 
-READY_TIMEOUT_SECONDS = 2.0
-
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
@@ -28,26 +26,24 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: the database (and Redis, when configured) answer."""
-    checks: dict[str, str] = {"database": await _check_database(request.app)}
-    redis = request.app.state.redis
-    if redis is not None:
-        checks["redis"] = await _check(redis.ping())
+    app = request.app
+    checks: dict[str, str] = {"database": await _check(app, _ping_database(app))}
+    if app.state.redis is not None:
+        checks["redis"] = await _check(app, app.state.redis.ping())
     if all(value == "ok" for value in checks.values()):
         return JSONResponse({"status": "ok", "checks": checks})
     return problem(503, "not_ready", "A dependency does not answer; see `checks`.", checks=checks)
 
 
-async def _check_database(app: FastAPI) -> str:
-    async def ping() -> None:
-        async with app.state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-
-    return await _check(ping())
+async def _ping_database(app: FastAPI) -> None:
+    async with app.state.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
-async def _check(awaitable: Any) -> str:
+async def _check(app: FastAPI, awaitable: Any) -> str:
     try:
-        await asyncio.wait_for(awaitable, timeout=READY_TIMEOUT_SECONDS)
+        async with asyncio.timeout(app.state.settings.ready_timeout_seconds):
+            await awaitable
     except Exception as exc:  # any failure means "not ready"; the type says which
         return f"error: {type(exc).__name__}"
     return "ok"
