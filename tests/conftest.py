@@ -160,8 +160,8 @@ def make_settings(**overrides: object) -> Settings:
         "jwt_secret": "test-secret-0123456789abcdef0123456789",
         "outbox_poll_seconds": 0.5,
         "log_format": "text",
-        # A fresh app's first connection, on a machine busy with the other test processes,
-        # has taken over 2 s (the default) in CI: here /readyz tests answers, not load.
+        # A fresh app's first connection has taken over 2 s (the default) on a CI machine
+        # busy with the other test processes; /readyz's tests are about answers, not load.
         "ready_timeout_seconds": 10.0,
     }
     values.update(overrides)
