@@ -190,7 +190,7 @@ def test_no_input_gets_a_5xx_or_an_undocumented_answer(server: Server) -> None:
     )
     assert operations > 40
     # Not all refused at the door: real work was reached. (About a tenth of the answers are
-    # 2xx: 9.3-9.4% with FUZZ_SEED 3, 4 and 5, more in the fixed draw.)
+    # 2xx: 9.3-9.5% with FUZZ_SEED 3, 4 and 5, 17% in the fixed draw.)
     assert statuses.total() >= operations * EXAMPLES // 2
     assert sum(n for status, n in statuses.items() if status < 300) > statuses.total() // 20
     assert not failures, "\n\n".join(failures)
