@@ -140,20 +140,20 @@ async def test_throttling_counts_the_forwarded_client_not_the_proxy(
         complete = text[: text.rfind("\n") + 1]
         return [json.loads(line) for line in complete.splitlines() if line[:1] == "{"]
 
-    def token_lines() -> list[dict[str, Any]]:
+    def token_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             line
-            for line in logged()
+            for line in lines
             if line.get("name") == "techtribe.access" and line["path"] == f"{API}/auth/token"
         ]
 
     async def both_clients_logged() -> bool:
-        return {line["client"] for line in token_lines()} >= {first, second}
+        return {line["client"] for line in token_lines(logged())} >= {first, second}
 
     await wait_for(both_clients_logged, seconds=10, what="the second client's access line")
-    token_lines_now, lines = token_lines(), logged()
-    assert {line["status"] for line in token_lines_now} >= {400, 429}
-    for line in token_lines_now:
+    lines = logged()
+    assert {line["status"] for line in token_lines(lines)} >= {400, 429}
+    for line in token_lines(lines):
         assert line["method"] == "POST"
         assert isinstance(line["duration_ms"], float)
         assert len(line["request_id"]) == 32 or len(line["request_id"]) == 36

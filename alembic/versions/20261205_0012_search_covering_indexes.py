@@ -60,18 +60,20 @@ def _rebuild(name: str, keys: str, include: str) -> None:
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    with op.get_context().autocommit_block():
-        for name, keys in NEWEST.items():
-            if _covering(name) is not True:
-                _rebuild(name, keys, " INCLUDE (search_vector, tag_names)")
+    _make_covering(True)
 
 
 def downgrade() -> None:
+    _make_covering(False)
+
+
+def _make_covering(covering: bool) -> None:
+    """Rebuild each `newest` index that is missing or not yet as asked (with or without the
+    INCLUDE)."""
     if op.get_bind().dialect.name != "postgresql":
         return
+    include = " INCLUDE (search_vector, tag_names)" if covering else ""
     with op.get_context().autocommit_block():
         for name, keys in NEWEST.items():
-            if _covering(name) is not False:
-                _rebuild(name, keys, "")
+            if _covering(name) is not covering:
+                _rebuild(name, keys, include)
