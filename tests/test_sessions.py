@@ -1,0 +1,47 @@
+"""The two kinds of session on one pool: a write session holds one transaction, a read
+session commits each statement on its own, and a connection a write used goes back to the
+pool in autocommit (db.create_engine, db.create_sessionmaker)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from techtribe.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
+from tests.conftest import ON_POSTGRES, make_settings
+
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="autocommit reads are PostgreSQL's")
+
+
+async def _backend_and_one_transaction(session: AsyncSession) -> tuple[int, bool]:
+    """The session's server process, and whether its statements share one transaction:
+    `now()` is the transaction's start, so two statements 20 ms apart see the same one
+    only inside a transaction."""
+    backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    first = (await session.execute(text("SELECT now()"))).scalar_one()
+    await session.execute(text("SELECT pg_sleep(0.02)"))
+    second = (await session.execute(text("SELECT now()"))).scalar_one()
+    return backend, first == second
+
+
+async def test_write_sessions_hold_a_transaction_and_read_sessions_never_do_on_one_connection() -> (
+    None
+):
+    engine = create_engine(make_settings(database_pool_size=1))
+    writes, reads = create_sessionmaker(engine), create_autocommit_sessionmaker(engine)
+    try:
+        async with reads() as session:
+            read_backend, read_in_transaction = await _backend_and_one_transaction(session)
+        async with writes() as session:
+            write_backend, write_in_transaction = await _backend_and_one_transaction(session)
+            await session.commit()
+        async with reads() as session:
+            after_backend, after_in_transaction = await _backend_and_one_transaction(session)
+    finally:
+        await engine.dispose()
+
+    assert read_backend == write_backend == after_backend  # the pool's one connection
+    assert write_in_transaction
+    assert not read_in_transaction
+    assert not after_in_transaction  # the write's connection came back in autocommit
