@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from techtribe.auth.models import Role, User
 from techtribe.auth.service import AuthContext, authenticate
-from techtribe.config import SettingsDep
-from techtribe.db import ReadSessions, SessionDep
+from techtribe.config import SettingsDep, app_settings
+from techtribe.db import SessionDep, read_sessions
 from techtribe.errors import Forbidden, Unauthorized
 from techtribe.openapi import raises
 
@@ -53,22 +53,27 @@ async def current_auth(
     return await authenticate(session, settings, _sent(token))
 
 
-async def current_viewer(token: BearerToken, reads: ReadSessions, settings: SettingsDep) -> User:
+async def current_viewer(token: BearerToken, request: Request) -> User:
     """The caller of a GET route, checked on a read session of its own (no transaction):
     `401` without a valid token. Detached from any session: read it, never change it."""
-    token = _sent(token)
-    async with reads() as session:
-        return (await authenticate(session, settings, token)).user
+    return (await _authenticate_on_read_session(request, _sent(token))).user
 
 
-async def optional_auth(
-    token: BearerToken, reads: ReadSessions, settings: SettingsDep
-) -> AuthContext | None:
+async def optional_auth(token: BearerToken, request: Request) -> AuthContext | None:
     """The caller's login if they sent a token (a public read that shows more to members)."""
     if not token:
         return None
+    return await _authenticate_on_read_session(request, token)
+
+
+async def _authenticate_on_read_session(request: Request, token: str) -> AuthContext:
+    # The read sessions and the settings are asked of their owners here rather than taken
+    # as sub-dependencies: FastAPI solves each of those on every request, 80 Python calls
+    # apiece, and these two checks sit on the busiest reads (a course page), most of them
+    # anonymous (docs/performance.md).
+    reads = await read_sessions(request)
     async with reads() as session:
-        return await authenticate(session, settings, token)
+        return await authenticate(session, await app_settings(request), token)
 
 
 # A route that needs the login itself (its id, its freshness) takes `AuthDep`.
