@@ -25,9 +25,7 @@ async def _backend_and_one_transaction(session: AsyncSession) -> tuple[int, bool
     return backend, first == second
 
 
-async def test_write_sessions_hold_a_transaction_and_read_sessions_never_do_on_one_connection() -> (
-    None
-):
+async def test_writes_hold_one_transaction_and_reads_none_on_the_same_connection() -> None:
     engine = create_engine(make_settings(database_pool_size=1))
     writes, reads = create_sessionmaker(engine), create_autocommit_sessionmaker(engine)
     try:
