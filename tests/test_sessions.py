@@ -1,12 +1,13 @@
 """The two kinds of session on one pool: a write session holds one transaction, a read
-session commits each statement on its own, and a connection a write used goes back to the
-pool in autocommit (db.create_engine, db.create_sessionmaker)."""
+session (and a bare connection, `db.ReadConnections`) commits each statement on its own, and
+a connection a write used goes back to the pool in autocommit (db.create_engine,
+db.create_sessionmaker)."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from techtribe.db import create_autocommit_sessionmaker, create_engine, create_sessionmaker
 from tests.conftest import ON_POSTGRES, make_settings
@@ -14,7 +15,9 @@ from tests.conftest import ON_POSTGRES, make_settings
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="autocommit reads are PostgreSQL's")
 
 
-async def _backend_and_one_transaction(session: AsyncSession) -> tuple[int, bool]:
+async def _backend_and_one_transaction(
+    session: AsyncSession | AsyncConnection,
+) -> tuple[int, bool]:
     """The session's server process, and whether its statements share one transaction:
     `now()` is the transaction's start, so two statements 20 ms apart see the same one
     only inside a transaction."""
@@ -36,10 +39,13 @@ async def test_writes_hold_one_transaction_and_reads_none_on_the_same_connection
             await session.commit()
         async with reads() as session:
             after_backend, after_in_transaction = await _backend_and_one_transaction(session)
+        async with engine.connect() as connection:
+            bare_backend, bare_in_transaction = await _backend_and_one_transaction(connection)
     finally:
         await engine.dispose()
 
-    assert read_backend == write_backend == after_backend  # the pool's one connection
+    assert read_backend == write_backend == after_backend == bare_backend  # the pool's one
     assert write_in_transaction
     assert not read_in_transaction
     assert not after_in_transaction  # the write's connection came back in autocommit
+    assert not bare_in_transaction  # and so it is for a connection without a session

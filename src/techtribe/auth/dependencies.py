@@ -3,7 +3,8 @@
 Which session a route uses (the one rule): a route runs on `SessionDep`, the request's one
 transaction, committed before the response is sent. A GET route that writes nothing reads
 through `ReadSessions` instead, `async with reads() as session:` around its reads
-(autocommit: a SELECT is one round trip, no BEGIN or COMMIT), and so does every dependency
+(autocommit: a SELECT is one round trip, no BEGIN or COMMIT; `ReadConnections`, the same
+without a session, where the reads are Core statements only), and so does every dependency
 it takes, each closing its session before the next opens, so a request never holds two at
 once: `OptionalAuth`, a loader such as `ReadablePoemDep`, and `Viewer`, the caller of a GET
 route that needs a login (checked on a read session of its own: never change it). A route

@@ -24,7 +24,7 @@ from techtribe.courses.schemas import (
     ReviewRead,
     TagCount,
 )
-from techtribe.db import ReadSessions, SessionDep
+from techtribe.db import ReadConnections, ReadSessions, SessionDep
 from techtribe.money import MAX_PRICE_CENTS
 from techtribe.pagination import CursorQuery, LimitQuery, Page
 
@@ -60,14 +60,14 @@ class CourseQuery(BaseModel):
 
 
 @router.get("/courses", response_model=Page[CourseRead])
-async def list_courses(reads: ReadSessions, query: Annotated[CourseQuery, Query()]) -> Any:
+async def list_courses(reads: ReadConnections, query: Annotated[CourseQuery, Query()]) -> Any:
     """Published courses, filtered and sorted, one keyset page at a time."""
     filters = catalog.CourseFilters(
         query.q, query.tag, query.level, query.instructor_id, query.min_price, query.max_price
     )
-    async with reads() as session:
+    async with reads() as connection:
         items, next_cursor = await catalog.list_courses(
-            session, filters, sort=query.sort, limit=query.limit, cursor=query.cursor
+            connection, filters, sort=query.sort, limit=query.limit, cursor=query.cursor
         )
     return catalog.CatalogJSON({"items": items, "next_cursor": next_cursor})
 
@@ -83,10 +83,10 @@ async def create_course(
 
 
 @router.get("/courses/{course_id}", response_model=CourseDetail)
-async def read_course(course_id: uuid.UUID, reads: ReadSessions, auth: OptionalAuth) -> Any:
+async def read_course(course_id: uuid.UUID, reads: ReadConnections, auth: OptionalAuth) -> Any:
     """A course with its lesson outline (titles only)."""
-    async with reads() as session:
-        course = await catalog.course_detail(session, course_id, auth.user if auth else None)
+    async with reads() as connection:
+        course = await catalog.course_detail(connection, course_id, auth.user if auth else None)
     return catalog.CatalogJSON(course)
 
 
@@ -181,7 +181,7 @@ async def instructor_profile(user_id: uuid.UUID, reads: ReadSessions) -> Any:
     """An instructor's public profile (no e-mail address) and their published courses."""
     async with reads() as session:
         instructor = await service.get_instructor(session, user_id)
-        courses = await catalog.instructor_courses(session, instructor.id)
+        courses = await catalog.instructor_courses(await session.connection(), instructor.id)
     return InstructorProfile.model_validate(instructor).model_copy(
         update={"courses": [CourseRead.model_validate(course) for course in courses]}
     )

@@ -17,7 +17,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from techtribe.auth.models import Role, User
@@ -65,7 +65,9 @@ def is_owner(course: Course, user: User | None) -> bool:
     return user is not None and (user.role == Role.admin or course.instructor_id == user.id)
 
 
-async def is_enrolled(session: AsyncSession, user_id: uuid.UUID, course_id: uuid.UUID) -> bool:
+async def is_enrolled(
+    session: AsyncSession | AsyncConnection, user_id: uuid.UUID, course_id: uuid.UUID
+) -> bool:
     found = await session.scalar(
         select(exists().where(Enrollment.user_id == user_id, Enrollment.course_id == course_id))
     )
@@ -118,7 +120,7 @@ async def load_course(session: AsyncSession, course_id: uuid.UUID) -> Course:
 
 
 async def may_see(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     viewer: User | None,
     *,
     course_id: uuid.UUID,
