@@ -174,7 +174,7 @@ class Ordering:
 
     def cut(
         self,
-        rows: list[Any],
+        rows: Sequence[Any],
         limit: int,
         key_of: Callable[[Any], Sequence[Any]] | None = None,
     ) -> tuple[list[Any], str | None]:
@@ -184,11 +184,11 @@ class Ordering:
         ordering's columns.
         """
         if len(rows) <= limit:
-            return rows, None
-        rows = rows[:limit]
-        last = rows[-1]
+            return list(rows), None
+        page = list(rows[:limit])
+        last = page[-1]
         values = key_of(last) if key_of else [getattr(last, str(k.column.key)) for k in self.keys]
-        return rows, self.encode(values)
+        return page, self.encode(values)
 
     def encode(self, values: Sequence[Any]) -> str:
         return self.sign([k.dump(v) for k, v in zip(self.keys, values, strict=True)])
@@ -264,5 +264,5 @@ async def paginate(
         stmt = stmt.where(ordering.after(ordering.decode(cursor)))
     stmt = stmt.order_by(*ordering.order_by()).limit(limit + 1)
     result = await session.execute(stmt)
-    rows = list(result.scalars().all() if scalars else result.all())
+    rows = result.scalars().all() if scalars else result.all()
     return ordering.cut(rows, limit, key_of)

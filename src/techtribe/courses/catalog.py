@@ -272,7 +272,8 @@ async def list_courses(
     stmt, values = page_query(
         connection.dialect.name, filters, sort=sort, limit=limit, cursor=cursor
     )
-    rows, next_cursor = COURSE_SORTS[sort].cut(list(await connection.execute(stmt, values)), limit)
+    fetched = (await connection.execute(stmt, values)).all()
+    rows, next_cursor = COURSE_SORTS[sort].cut(fetched, limit)
     return [card(row) for row in rows], next_cursor
 
 
