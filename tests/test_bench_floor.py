@@ -3,6 +3,7 @@ SQL, and its checkout writes what the service's does."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -145,3 +146,31 @@ async def test_floor_purchase_writes_what_the_service_writes_and_replays_its_ans
                 "bookings": 1, "receipts": 1}  # fmt: skip
     assert await rows_of(db, by_service.id) == expected
     assert await rows_of(db, by_floor.id) == expected
+
+
+async def test_floor_pool_gives_a_connection_back_without_resetting_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncpg's default pool sends RESET ALL (and three more statements) on every release: a
+    # round trip per request the service's pool doesn't make. A setting a request left on the
+    # pool's one connection is still there for the next one only if nothing was sent.
+    monkeypatch.setenv("FLOOR_DSN", DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    monkeypatch.setenv("FLOOR_POOL_MIN", "1")
+    monkeypatch.setenv("FLOOR_POOL_MAX", "1")
+    monkeypatch.setenv("FLOOR_JWT_SECRET", settings.jwt_secret.get_secret_value())
+    state: dict[str, Any] = {}
+    incoming: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    outgoing: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    lifespan = asyncio.create_task(floor._lifespan(state, incoming.get, outgoing.put))
+    await incoming.put({"type": "lifespan.startup"})
+    assert (await asyncio.wait_for(outgoing.get(), 10))["type"] == "lifespan.startup.complete"
+    try:
+        async with state["pool"].acquire() as connection:
+            await connection.execute("SET application_name = 'left by the last request'")
+        async with state["pool"].acquire() as connection:
+            kept = await connection.fetchval("SHOW application_name")
+    finally:
+        await incoming.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(lifespan, 10)
+
+    assert kept == "left by the last request"
