@@ -82,6 +82,9 @@ class Run:
     rows: list[Row] = field(default_factory=list)
     results: dict[str, WrkResult] = field(default_factory=dict)
     floor: dict[str, WrkResult] = field(default_factory=dict)
+    # bench/stack.py and the floor, in their own turns (`stack_lines`)
+    stack: dict[str, WrkResult] = field(default_factory=dict)
+    stack_floor: dict[str, WrkResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     bcrypt_rate: float = 0.0
     warm_purchases: int = 0  # 201s of the purchases' warm-ups
@@ -170,13 +173,12 @@ async def _answers(base_url: str, paths: list[str]) -> list[tuple[int, Any]]:
         return [(r.status_code, r.json()) for r in [await client.get(p) for p in paths]]
 
 
-async def same_json(run: Run, floor: servers.Server, service: servers.Server) -> list[str]:
-    """The floor's answers against the service's, path by path."""
-    paths = sample_paths(run.data)
+async def same_json(floor: servers.Server, other: servers.Server, paths: list[str]) -> list[str]:
+    """The floor's answers against another server's, path by path."""
     theirs_all = await _answers(floor.base_url, paths)
-    ours_all = await _answers(service.base_url, paths)
+    ours_all = await _answers(other.base_url, paths)
     return [
-        f"{path}: floor {theirs[0]}, service {ours[0]}, bodies differ"
+        f"{path}: floor {theirs[0]}, {other.name} {ours[0]}, bodies differ"
         for path, theirs, ours in zip(paths, theirs_all, ours_all, strict=True)
         if theirs != ours
     ]
@@ -216,20 +218,27 @@ async def side_by_side(run: Run, lines: list[Line], connections: int) -> list[Wr
     return [WrkResult.merged(parts) for parts in slices]
 
 
-async def read_lines(run: Run, floor: servers.Server | None, service: servers.Server) -> None:
-    """The four catalog reads, on the floor and the service side by side. The first page
-    and the deep page are measured in the same turns too: their budget compares them."""
+# (key, wrk script, path, script arguments), measured together in one group
+Group = list[tuple[str, str, str, list[str]]]
+
+
+def catalog_groups(run: Run) -> list[Group]:
+    """The four catalog reads in their groups. The first page and the deep page are
+    measured in the same turns: their budget compares them."""
     data = run.data
     ids = _write(run.workdir, "courses.txt", data.listed[: run.args.detail_ids])
     first, deep = sample_paths(data)[:2]
-    targets = [service] if floor is None else [floor, service]
-    # (key, wrk script, path, script arguments), measured together in one group
-    groups: list[list[tuple[str, str, str, list[str]]]] = [
+    return [
         [("list", "static", first, []), ("deep", "static", deep, [])],
         [("search", "static", SEARCH, [])],
         [("detail", "ids", "/", [ids, f"{API}/courses/"])],
     ]
-    for group in groups:
+
+
+async def read_lines(run: Run, floor: servers.Server | None, service: servers.Server) -> None:
+    """The four catalog reads, on the floor and the service side by side."""
+    targets = [service] if floor is None else [floor, service]
+    for group in catalog_groups(run):
         lines = [Line(server, *line) for line in group for server in targets]
         with profile.recording(run, service, "+".join(key for key, *_ in group)):
             measured = await side_by_side(run, lines, run.args.connections)
@@ -237,6 +246,37 @@ async def read_lines(run: Run, floor: servers.Server | None, service: servers.Se
             into = run.floor if line.server is floor else run.results
             into[line.key] = result
             _progress(f"{line.server.name} {line.key}", result)
+
+
+async def stack_lines(run: Run, database_url: str, jwt_secret: str) -> list[str]:
+    """The floor and the stack (bench/stack.py: FastAPI and SQLAlchemy alone) side by side
+    on the first page, the deep page and the course page, in turns like the service's. Run
+    once the service has stopped: PostgreSQL's 100 connections hold two servers' pools, not
+    three. Returns where the stack's answers differ from the floor's."""
+    a = run.args
+    floor = servers.floor(run.workdir, dsn=run.dsn, workers=a.workers, jwt_secret=jwt_secret)
+    stack = servers.stack(
+        run.workdir, database_url=database_url, workers=a.workers, jwt_secret=jwt_secret
+    )
+    try:
+        await floor.wait_ready("/healthz")
+        await stack.wait_ready("/healthz")
+        first, deep, _, detail = sample_paths(run.data)
+        mismatch = await same_json(floor, stack, [first, deep, detail])
+        for group in catalog_groups(run):
+            lines = [Line(server, *line) for line in group if line[0] != "search"
+                     for server in (floor, stack)]  # fmt: skip
+            if not lines:
+                continue
+            measured = await side_by_side(run, lines, a.connections)
+            for line, result in zip(lines, measured, strict=True):
+                into = run.stack_floor if line.server is floor else run.stack
+                into[line.key] = result
+                _progress(f"{line.server.name} {line.key}", result)
+    finally:
+        for server in (stack, floor):
+            server.stop()
+    return mismatch
 
 
 async def purchases(run: Run, floor: servers.Server | None, service: servers.Server) -> None:
@@ -529,6 +569,8 @@ def print_table(run: Run, rows: list[Row]) -> None:
                 if key in floor
             )
         )
+    if run.stack:
+        print("  " + stack_note(run))
     for note in run.notes:
         print(f"  {note}")
     failed = [row.name for row in rows if row.passed is False]
@@ -536,6 +578,21 @@ def print_table(run: Run, rows: list[Row]) -> None:
         f"\nBUDGET: {'all lines PASS' if not failed else 'FAIL on: ' + '; '.join(failed)}"
         f"  ({os.cpu_count()} cores, {run.args.workers} workers, wrk -t{run.args.threads}, "
         f"{run.args.duration:g}s per scenario; server, PostgreSQL and wrk share the cores)"
+    )
+
+
+def stack_note(run: Run) -> str:
+    """The stack against the floor (in their own turns), and the service against the stack:
+    each side's ratio to the floor of its own turns, so a drift of the machine's speed between
+    the two phases cancels out."""
+    keys = [key for key in ("list", "deep", "detail") if key in run.stack and key in run.floor]
+    ceiling = {key: run.stack[key].rate / run.stack_floor[key].rate for key in keys}
+    service = {key: run.results[key].rate / run.floor[key].rate for key in keys}
+    return (
+        "stack (bench/stack.py: FastAPI and SQLAlchemy alone) ÷ floor: "
+        + ", ".join(f"{key} {ceiling[key]:.2f}x" for key in keys)
+        + "; the service ÷ the stack: "
+        + ", ".join(f"{key} {service[key] / ceiling[key]:.2f}x" for key in keys)
     )
 
 
@@ -653,7 +710,7 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
         await service.wait_ready("/readyz")
         print(f"service ready on {service.base_url} (workers {service.worker_pids()})", flush=True)
         if floor is not None:
-            mismatch = await same_json(run, floor, service)
+            mismatch = await same_json(floor, service, sample_paths(run.data))
         await read_lines(run, floor, service)
         await search_combinations(run, service)
         await purchases(run, floor, service)  # stops the floor after its turn
@@ -679,6 +736,8 @@ async def _bench(run: Run, settings: Settings, jwt_secret: str) -> int:
             print(f"{process.name} stopped ({process.process.returncode})")
         if redis_url:
             await _drop_redis_keys(redis_url, key_prefix)
+    if not args.no_floor:
+        mismatch += await stack_lines(run, settings.database_url, jwt_secret)
     run.notes.append(
         f"e-mails: {'techtribe worker over Redis' if redis_url else 'embedded (each API worker)'}"
     )

@@ -161,3 +161,19 @@ def floor(workdir: Path, *, dsn: str, workers: int, jwt_secret: str) -> Server:
         "httptools", "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     return Server("floor", command, env, workdir)
+
+
+def stack(workdir: Path, *, database_url: str, workers: int, jwt_secret: str) -> Server:
+    """bench/stack.py (FastAPI and SQLAlchemy alone) under uvicorn, served like the floor."""
+    env = _clean_env()
+    env.update(
+        STACK_DATABASE_URL=database_url,
+        STACK_JWT_SECRET=jwt_secret,
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "bench.stack:create", "--host",
+        "127.0.0.1", "--port", "{port}", "--workers", str(workers), "--loop", "uvloop",
+        "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    return Server("stack", command, env, workdir)

@@ -221,20 +221,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def create_served_app(settings: Settings | None = None) -> FastAPI:
     """The app as `techtribe serve` runs it, in each worker: `create_app`, then log records
     that gather only what the lines show, and the garbage collector set for a long-lived
-    server.
+    server (`settle_collector`). Not done in `create_app`: a test process builds many
+    apps, and freezing would keep each one's garbage forever."""
+    app = create_app(settings)
+    gather_only_what_lines_show()
+    configure_mappers()
+    settle_collector()
+    return app
+
+
+def settle_collector() -> None:
+    """The garbage collector set for a server whose start-up is over.
 
     Everything built so far (modules, routes, schemas, mappers) lives as long as the
     process, so it is frozen out of the collector's scans; and young collections run every
     50,000 allocations instead of 700. A request allocates thousands of short-lived objects,
     so with the defaults the collector ran several times per request and, now and then,
     walked the whole heap: measured under load, that cost a third of the catalog's
-    throughput and tripled its p99 (docs/performance.md). Not done in `create_app`: a test
-    process builds many apps, and freezing would keep each one's garbage forever.
+    throughput and tripled its p99 (docs/performance.md).
     """
-    app = create_app(settings)
-    gather_only_what_lines_show()
-    configure_mappers()
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-    return app
