@@ -25,12 +25,12 @@ from tests.helpers import API, member
 # aiosqlite's calls differ from asyncpg's; the bounds are PostgreSQL's.
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="bounds measured on PostgreSQL")
 
-# Most Python calls per request, access line included: measured 2,032 (list), 1,413 (course
+# Most Python calls per request, access line included: measured 1,948 (list), 1,413 (course
 # page) and 1,880 (/users/me) on this suite's data, the same within a few calls on every
 # run; the bounds are about 10% above. (Before read sessions took the engine's own
 # autocommit, the optional and viewer logins their settings and sessions without two
 # sub-dependencies, and the catalog a connection without a session: 2,301, 1,821 and 2,213.)
-BOUNDS = {"list": 2_230, "course page": 1_550, "/users/me": 2_070}
+BOUNDS = {"list": 2_140, "course page": 1_550, "/users/me": 2_070}
 REQUESTS = 20
 
 
