@@ -263,11 +263,10 @@ async def stack_lines(run: Run, database_url: str, jwt_secret: str) -> list[str]
         await stack.wait_ready("/healthz")
         first, deep, _, detail = sample_paths(run.data)
         mismatch = await same_json(floor, stack, [first, deep, detail])
-        for group in catalog_groups(run):
-            lines = [Line(server, *line) for line in group if line[0] != "search"
-                     for server in (floor, stack)]  # fmt: skip
-            if not lines:
-                continue
+        # The stack serves the catalog's pages, not its search.
+        groups = [[line for line in group if line[0] != "search"] for group in catalog_groups(run)]
+        for group in filter(None, groups):
+            lines = [Line(server, *line) for line in group for server in (floor, stack)]
             measured = await side_by_side(run, lines, a.connections)
             for line, result in zip(lines, measured, strict=True):
                 into = run.stack_floor if line.server is floor else run.stack
