@@ -148,32 +148,27 @@ def worker(workdir: Path, env: dict[str, str]) -> Server:
 
 
 def floor(workdir: Path, *, dsn: str, workers: int, jwt_secret: str) -> Server:
-    """bench/floor.py under uvicorn, same worker count, uvloop and httptools, no access log."""
-    env = _clean_env()
-    env.update(
-        FLOOR_DSN=dsn,
-        FLOOR_JWT_SECRET=jwt_secret,
-        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    command = [
-        sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", "127.0.0.1",
-        "--port", "{port}", "--workers", str(workers), "--loop", "uvloop", "--http",
-        "httptools", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    return Server("floor", command, env, workdir)
+    """bench/floor.py, the same SQL on bare asyncpg."""
+    env = {"FLOOR_DSN": dsn, "FLOOR_JWT_SECRET": jwt_secret}
+    return _bench_app("floor", ["bench.floor:app"], workdir, workers, env)
 
 
 def stack(workdir: Path, *, database_url: str, workers: int, jwt_secret: str) -> Server:
-    """bench/stack.py (FastAPI and SQLAlchemy alone) under uvicorn, served like the floor."""
+    """bench/stack.py, FastAPI and SQLAlchemy alone."""
+    env = {"STACK_DATABASE_URL": database_url, "STACK_JWT_SECRET": jwt_secret}
+    return _bench_app("stack", ["--factory", "bench.stack:create"], workdir, workers, env)
+
+
+def _bench_app(
+    name: str, app: list[str], workdir: Path, workers: int, settings: dict[str, str]
+) -> Server:
+    """One of the bench's own apps under uvicorn as the service is served: the same worker
+    count, uvloop and httptools, no access log; `settings` its environment variables."""
     env = _clean_env()
-    env.update(
-        STACK_DATABASE_URL=database_url,
-        STACK_JWT_SECRET=jwt_secret,
-        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
+    env.update(settings, PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
     command = [
-        sys.executable, "-m", "uvicorn", "--factory", "bench.stack:create", "--host",
-        "127.0.0.1", "--port", "{port}", "--workers", str(workers), "--loop", "uvloop",
-        "--http", "httptools", "--no-access-log", "--log-level", "warning",
+        sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", "{port}",
+        "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    return Server("stack", command, env, workdir)
+    return Server(name, command, env, workdir)
