@@ -20,12 +20,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 
 from techtribe import pagination
 from techtribe.app import settle_collector
 from techtribe.config import Settings
 from techtribe.courses import catalog
+from techtribe.courses.service import CourseNotFound
 from techtribe.db import create_engine
 
 
@@ -73,9 +74,12 @@ def create() -> FastAPI:
 
     @app.get("/api/v1/courses/{course_id}")
     async def course_page(course_id: uuid.UUID, request: Request) -> Any:
-        """A listed course, as anybody sees it."""
+        """A listed course, as anybody sees it; 404 for any other id."""
         async with request.app.state.engine.connect() as connection:
-            course = await catalog.course_detail(connection, course_id, None)
+            try:
+                course = await catalog.course_detail(connection, course_id, None)
+            except CourseNotFound:
+                raise HTTPException(404) from None
         return catalog.CatalogJSON(course)
 
     settle_collector()

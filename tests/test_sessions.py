@@ -16,15 +16,16 @@ pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="autocommit reads are Po
 
 
 async def _backend_and_one_transaction(
-    session: AsyncSession | AsyncConnection,
+    reader: AsyncSession | AsyncConnection,
 ) -> tuple[int, bool]:
-    """The session's server process, and whether its statements share one transaction:
+    """The server process behind a session or a bare connection, and whether its statements
+    share one transaction:
     `now()` is the transaction's start, so two statements 20 ms apart see the same one
     only inside a transaction."""
-    backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-    first = (await session.execute(text("SELECT now()"))).scalar_one()
-    await session.execute(text("SELECT pg_sleep(0.02)"))
-    second = (await session.execute(text("SELECT now()"))).scalar_one()
+    backend = (await reader.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    first = (await reader.execute(text("SELECT now()"))).scalar_one()
+    await reader.execute(text("SELECT pg_sleep(0.02)"))
+    second = (await reader.execute(text("SELECT now()"))).scalar_one()
     return backend, first == second
 
 
