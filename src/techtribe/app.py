@@ -184,6 +184,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RejectNulQuery, exempt_prefixes=(f"{API_PREFIX}/auth/token", f"{API_PREFIX}/auth/oidc/")
     )
+    # Ours, not FastAPI's `max_body_size` (left off): that one answers `text/plain`, and a
+    # declared oversize body only once a route reads it or starts its answer.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
