@@ -44,20 +44,20 @@ async def test_stack_answers_the_services_list_next_page_and_course_page_and_404
     await add_lesson(client, ana, courses[0]["id"], 1)
     first = await client.get(f"{API}/courses")
     cursor = {"cursor": first.json()["next_cursor"]}
-    course = f"{API}/courses/{courses[0]['id']}"
+    next_page = await client.get(f"{API}/courses", params=cursor)
+    course_page = await client.get(f"{API}/courses/{courses[0]['id']}")
 
-    pairs = [
-        (first, await stack_client.get(f"{API}/courses")),
-        (await client.get(f"{API}/courses", params=cursor),
-         await stack_client.get(f"{API}/courses", params=cursor)),
-        (await client.get(course), await stack_client.get(course)),
-    ]  # fmt: skip
+    by_stack = [
+        await stack_client.get(f"{API}/courses"),
+        await stack_client.get(f"{API}/courses", params=cursor),
+        await stack_client.get(f"{API}/courses/{courses[0]['id']}"),
+    ]
     unknown = await stack_client.get(f"{API}/courses/{uuid.uuid4()}")
 
-    for served, stacked in pairs:
+    for served, stacked in zip((first, next_page, course_page), by_stack, strict=True):
         assert served.status_code == stacked.status_code == 200, stacked.text
         assert stacked.json() == served.json()
     on_first = {item["id"] for item in first.json()["items"]}
-    assert pairs[1][0].json()["items"][0]["id"] not in on_first  # the cursor's page is the next
-    assert pairs[2][0].json()["lessons"]  # the course page carries its outline
+    assert next_page.json()["items"][0]["id"] not in on_first  # the cursor's page is the next
+    assert course_page.json()["lessons"]  # the course page carries its outline
     assert unknown.status_code == 404

@@ -19,9 +19,8 @@ async def _backend_and_one_transaction(
     reader: AsyncSession | AsyncConnection,
 ) -> tuple[int, bool]:
     """The server process behind a session or a bare connection, and whether its statements
-    share one transaction:
-    `now()` is the transaction's start, so two statements 20 ms apart see the same one
-    only inside a transaction."""
+    share one transaction: `now()` is the transaction's start, so two statements 20 ms apart
+    see the same one only inside a transaction."""
     backend = (await reader.execute(text("SELECT pg_backend_pid()"))).scalar_one()
     first = (await reader.execute(text("SELECT now()"))).scalar_one()
     await reader.execute(text("SELECT pg_sleep(0.02)"))
