@@ -160,14 +160,14 @@ def stack(workdir: Path, *, database_url: str, workers: int, jwt_secret: str) ->
 
 
 def _bench_app(
-    name: str, app: list[str], workdir: Path, workers: int, settings: dict[str, str]
+    name: str, uvicorn_app: list[str], workdir: Path, workers: int, settings: dict[str, str]
 ) -> Server:
     """One of the bench's own apps under uvicorn as the service is served: the same worker
     count, uvloop and httptools, no access log; `settings` its environment variables."""
     env = _clean_env()
     env.update(settings, PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
     command = [
-        sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", "{port}",
+        sys.executable, "-m", "uvicorn", *uvicorn_app, "--host", "127.0.0.1", "--port", "{port}",
         "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip

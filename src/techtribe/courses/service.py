@@ -66,9 +66,9 @@ def is_owner(course: Course, user: User | None) -> bool:
 
 
 async def is_enrolled(
-    session: AsyncSession | AsyncConnection, user_id: uuid.UUID, course_id: uuid.UUID
+    reader: AsyncSession | AsyncConnection, user_id: uuid.UUID, course_id: uuid.UUID
 ) -> bool:
-    found = await session.scalar(
+    found = await reader.scalar(
         select(exists().where(Enrollment.user_id == user_id, Enrollment.course_id == course_id))
     )
     return bool(found)
@@ -120,7 +120,7 @@ async def load_course(session: AsyncSession, course_id: uuid.UUID) -> Course:
 
 
 async def may_see(
-    session: AsyncSession | AsyncConnection,
+    reader: AsyncSession | AsyncConnection,
     viewer: User | None,
     *,
     course_id: uuid.UUID,
@@ -137,7 +137,7 @@ async def may_see(
         return False
     if viewer.role == Role.admin or instructor_id == viewer.id:
         return True
-    return archived and await is_enrolled(session, viewer.id, course_id)
+    return archived and await is_enrolled(reader, viewer.id, course_id)
 
 
 async def visible_course(
